@@ -272,7 +272,9 @@ public sealed partial class CapabilityEngine
 
         int n = _capSlots[slot].Target;
         ulong bit = 1UL << core;
-        if ((_domains[n].CoreMap & bit) == 0)
+        // The reference does not check that the caller runs on the core (it only logs); this engine refuses, so a
+        // core and the running-core bitmaps can never disagree.
+        if ((_domains[n].CoreMap & bit) == 0 || (_domains[d].RunningCores & bit) == 0)
         {
             return CapabilityError.InvalidCore;
         }
