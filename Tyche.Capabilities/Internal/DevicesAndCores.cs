@@ -162,7 +162,7 @@ public sealed partial class CapabilityEngine
         ulong bestSerial = 0;
         for (int d = 0; d < _h.DomainFresh; d++)
         {
-            if (!_domains[d].Live || _domains[d].BeingRevoked)
+            if (!_domains[d].Live || _domains[d].BeingRevoked || d == _devices[dev].Owner)
             {
                 continue;
             }
