@@ -679,7 +679,7 @@ public sealed partial class CapabilityEngine
             sb.Append(ci, $"domain {i} live={d.Live} gen={d.Generation} next={d.NextFree} id={d.Id} mgr={d.Manager}/{d.ManagerGeneration} ");
             sb.Append(ci, $"perm=0x{d.Permissions:x} traps=0x{d.Traps:x} cores=0x{d.CoreMap:x} set={d.ConfigSet} sealed={d.Sealed} io={d.IsIo} ");
             sb.Append(ci, $"revoking={d.BeingRevoked} running=0x{d.RunningCores:x} capFresh={d.CapFresh} capFree={d.CapFree} ");
-            sb.Append(ci, $"trkHead={d.TrackerHead} trkRoot={d.TrackerRoot} trkNodes={d.TrackerNodes} pending={d.PendingPermissionUpdates} meas={d.HasMeasurement}:{d.Measurement}\n");
+            sb.Append(ci, $"trkHead={d.TrackerHead} trkRoot={d.TrackerRoot} trkNodes={d.TrackerNodes} pending={d.PendingPermissionUpdates} meas={d.HasMeasurement}:{(d.HasMeasurement ? _hashes[_regions.Length + i].ToString() : "-")}\n");
             for (int local = 0; local < d.CapFresh; local++)
             {
                 ref readonly CapSlot c = ref _capSlots[CapSlotIndex(i, local)];
@@ -697,7 +697,7 @@ public sealed partial class CapabilityEngine
         {
             ref readonly RegionNode r = ref _regions[i];
             sb.Append(ci, $"region {i} live={r.Live} gen={r.Generation} next={r.NextFree} kind={r.Kind} owner={r.Owner} parent={r.Parent} ");
-            sb.Append(ci, $"[0x{r.Start:x}, 0x{r.End:x}) ops=0x{(int)r.Ops:x} conf={r.Confidential} policy={r.Policy} hash={r.HasHash}:{r.Hash} ");
+            sb.Append(ci, $"[0x{r.Start:x}, 0x{r.End:x}) ops=0x{(int)r.Ops:x} conf={r.Confidential} policy={r.Policy} hash={r.HasHash}:{(r.HasHash ? _hashes[i].ToString() : "-")} ");
             sb.Append(ci, $"children={r.FirstChild}..{r.LastChild} sib={r.PrevSibling}/{r.NextSibling} n={r.ChildCount} carves={r.CarveCount} seq={r.Sequence} ");
             sb.Append(ci, $"treap root={r.ChildRoot} l={r.CLeft} r={r.CRight} up={r.CUp} max=0x{r.SubMaxEnd:x} carveMax=0x{r.SubCarveMaxEnd:x}\n");
         }
