@@ -47,6 +47,9 @@ public sealed class VtxBackend : IIsolationBackend
     private readonly Dictionary<int, ulong> _contextTables = new();
     private readonly bool[] _didUsed;
     private DomainState?[] _domains = new DomainState?[32];
+    private readonly Stack<DomainState> _pool = new();
+    private readonly List<DomainState> _removedInTx = new();
+    private readonly List<DomainState> _takenInTx = new();
     private MemoryPermission[] _permissions = new MemoryPermission[64];
     private GuestMapping[] _pieces = new GuestMapping[64];
     private DeviceId[] _deviceScratch = new DeviceId[16];
@@ -239,6 +242,14 @@ public sealed class VtxBackend : IIsolationBackend
     /// <inheritdoc />
     public void Commit()
     {
+        // Torn-down domain states are recycled (tables, buffers and remapper keep their capacity): no allocation once warm.
+        foreach (DomainState removed in _removedInTx)
+        {
+            _pool.Push(removed);
+        }
+
+        _removedInTx.Clear();
+        _takenInTx.Clear();
         _journal.Commit();
         Array.Clear(_undo, 0, _undoCount);
         _undoCount = 0;
@@ -247,6 +258,13 @@ public sealed class VtxBackend : IIsolationBackend
     /// <inheritdoc />
     public void Rollback()
     {
+        foreach (DomainState taken in _takenInTx)
+        {
+            _pool.Push(taken);
+        }
+
+        _takenInTx.Clear();
+        _removedInTx.Clear();
         for (int i = _undoCount - 1; i >= 0; i--)
         {
             ref Undo u = ref _undo[i];
@@ -833,7 +851,16 @@ public sealed class VtxBackend : IIsolationBackend
             return false;
         }
 
-        st = new DomainState(domain, root, new GpaRemapper(_options.RemapSegmentsPerDomain));
+        if (_pool.TryPop(out st))
+        {
+            st.Reset(domain, root);
+            _takenInTx.Add(st);
+        }
+        else
+        {
+            st = new DomainState(domain, root, new GpaRemapper(_options.RemapSegmentsPerDomain));
+        }
+
         PushUndo(new Undo { Kind = UndoKind.DomainSlot, Index = domain.Index, Object = _domains[domain.Index] });
         _domains[domain.Index] = st;
         state = st;
@@ -893,6 +920,7 @@ public sealed class VtxBackend : IIsolationBackend
         _journal.EmitReleases(actions, st.Handle);
         PushUndo(new Undo { Kind = UndoKind.DomainSlot, Index = st.Handle.Index, Object = st });
         _domains[st.Handle.Index] = null;
+        _removedInTx.Add(st);
         return true;
     }
 
@@ -964,6 +992,7 @@ public sealed class VtxBackend : IIsolationBackend
         PageTableEditor<SecondLevelFormat>.ReleaseTree(_sl, _journal, st.Sl.Root, PagingLevels.FourLevels);
         _journal.EmitReleases(actions, st.Handle);
         SetDomainId(st.Did, false);
+        st.SlReleasedStamp = _stamp;
         st.Sl = null;
         st.Did = 0;
     }
@@ -991,7 +1020,14 @@ public sealed class VtxBackend : IIsolationBackend
         TouchDomain(st);
         SetDomainId(did, true);
         st.Did = (ushort)did;
-        st.Sl = new AddressSpace { Root = root };
+        if (st.SlSpace is null || st.SlReleasedStamp == _stamp)
+        {
+            // Never reuse a table object released earlier in this transaction: a rollback must find its contents intact.
+            st.SlSpace = new AddressSpace();
+        }
+
+        st.SlSpace.Reset(root);
+        st.Sl = st.SlSpace;
         st.DeviceCount = 0;
         if (!BuildPieces(engine, st.Handle, st, out refusal))
         {
@@ -1218,11 +1254,29 @@ public sealed class VtxBackend : IIsolationBackend
             Remapper = remapper;
         }
 
-        public DomainHandle Handle { get; }
+        public DomainHandle Handle { get; private set; }
 
         public AddressSpace Ept { get; }
 
         public GpaRemapper Remapper { get; }
+
+        /// <summary>The second-level table object kept for reuse; <see cref="Sl"/> is non-null while the domain owns devices.</summary>
+        public AddressSpace? SlSpace { get; set; }
+
+        public long SlReleasedStamp { get; set; } = -1;
+
+        public void Reset(DomainHandle handle, ulong root)
+        {
+            Handle = handle;
+            Ept.Reset(root);
+            Remapper.Clear();
+            Sl = null;
+            Did = 0;
+            DeviceCount = 0;
+            EverRun = 0;
+            PendingInvept = 0;
+            Stamp = -1;
+        }
 
         public AddressSpace? Sl { get; set; }
 
