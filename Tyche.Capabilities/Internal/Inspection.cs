@@ -161,20 +161,8 @@ public sealed partial class CapabilityEngine
     /// <summary>The tracker node of a domain covering an address, or <see cref="NoSlot"/>.</summary>
     private int TrackerAt(int d, ulong address)
     {
-        for (int t = _domains[d].TrackerHead; t != NoSlot; t = _tracker[t].Next)
-        {
-            if (_tracker[t].Start > address)
-            {
-                return NoSlot;
-            }
-
-            if (_tracker[t].End > address)
-            {
-                return t;
-            }
-        }
-
-        return NoSlot;
+        int t = TrackerFloor(d, address);
+        return t != NoSlot && _tracker[t].End > address ? t : NoSlot;
     }
 
     /// <summary>The smallest tracker boundary of any live domain strictly above <paramref name="after"/>, or false.</summary>
@@ -193,13 +181,13 @@ public sealed partial class CapabilityEngine
             {
                 ulong s = _tracker[t].Start;
                 ulong e = _tracker[t].End;
-                if ((s > after || (inclusive && s == after)) && s < next)
+                if ((s > after || (inclusive && s == after)) && (!found || s < next))
                 {
                     next = s;
                     found = true;
                 }
 
-                if (e > after && e < next)
+                if (e > after && (!found || e < next))
                 {
                     next = e;
                     found = true;
@@ -497,7 +485,7 @@ public sealed partial class CapabilityEngine
         {
             w.U8(SerHasHash);
             w.U64(RegionHash.Length);
-            w.Bytes(n.Hash.Bytes);
+            w.Bytes(_hashes[r].Bytes);
         }
         else
         {
