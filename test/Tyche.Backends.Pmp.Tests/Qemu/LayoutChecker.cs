@@ -84,7 +84,7 @@ internal static class LayoutChecker
             points.AddRange([m.Start - 4, m.Start, m.End - 4, m.End]);
         }
 
-        points = [.. points.Where(p => p >= QemuHarness.ArenaStart && p + 8 <= QemuHarness.ArenaEnd).Distinct().OrderBy(_ => rng.Next())];
+        points = [.. points.Where(p => p >= QemuHarness.ArenaStart && p <= QemuHarness.ArenaEnd - 8).Distinct().OrderBy(_ => rng.Next())];
         var probes = new List<Probe>();
         foreach (ulong p in points.Take(count * 3 / 4))
         {
