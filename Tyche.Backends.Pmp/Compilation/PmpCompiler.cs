@@ -517,9 +517,11 @@ public sealed class PmpCompiler
         int newNapot = Infinity;
         fromTor = FromNone;
         fromNapot = FromNone;
+        // Ties prefer a NAPOT/NA4 predecessor everywhere (as the final choice does), so a run's encoding never depends
+        // on unrelated later runs: appending a distant region leaves every earlier entry as it was.
         if (IsSingleEntryShape(run.Start, run.End))
         {
-            bool viaTor = costTor <= costNapot;
+            bool viaTor = costTor < costNapot;
             newNapot = (viaTor ? costTor : costNapot) + 1;
             fromNapot = viaTor ? FromTor : FromNapot;
         }
@@ -529,7 +531,7 @@ public sealed class PmpCompiler
         {
             int chained = costTor + (adjacent ? 0 : boundCost);
             int fresh = costNapot + boundCost;
-            bool viaTor = chained <= fresh;
+            bool viaTor = chained < fresh;
             newTor = (viaTor ? chained : fresh) + 1;
             fromTor = viaTor ? FromTor : FromNapot;
         }
