@@ -69,7 +69,7 @@ public sealed class EptBehaviourTests
         var view = new FakeView();
         view.Domains[D1] = [new MemoryPermission(0x4000_0000, 0x4080_0000, RWX)];
         view.Apply(rig.Backend, FakeView.Create(D1), FakeView.Permission(D1, 0));
-        Assert.True(rig.Backend.TryGetRemapper(D1, out GpaRemapper remapper));
+        Assert.True(rig.Backend.TryGetRemapper(D1, out GpaRemapper? remapper));
         Assert.Equal(CapabilityError.Ok, remapper.TryMapRange(0x4000_0000, 0x8000_1000, 0x80_0000, 1)); // guest offset 4 KiB: no large page fits
         MonitorActionList actions = view.Apply(rig.Backend, FakeView.Permission(D1, 0x1));
         Assert.True(rig.Backend.TryGetEptPointer(D1, out ulong eptp));
@@ -214,7 +214,7 @@ public sealed class EptBehaviourTests
         var view = new FakeView();
         view.Domains[D1] = [new MemoryPermission(0x1000_0000, 0x1000_4000, RW), new MemoryPermission(0x2000_0000, 0x2020_0000, RWX)];
         view.Apply(rig.Backend, FakeView.Create(D1), FakeView.Permission(D1, 0));
-        Assert.True(rig.Backend.TryGetRemapper(D1, out GpaRemapper remapper));
+        Assert.True(rig.Backend.TryGetRemapper(D1, out GpaRemapper? remapper));
         Assert.Equal(CapabilityError.Ok, remapper.TryMapRange(0x1000_0000, 0x8000_0000, 0x4000, 2));
         Assert.Equal(CapabilityError.Ok, remapper.TryMapRange(0x2000_0000, 0x4000_0000, 0x20_0000, 1));
         view.Apply(rig.Backend, FakeView.Permission(D1, 0));

@@ -45,7 +45,7 @@ public sealed class GoldenTableTests
         view.Domains[d1] = [new MemoryPermission(0x1000_0000, 0x1000_4000, MemoryOperations.Read | MemoryOperations.Write),
             new MemoryPermission(0x2000_0000, 0x2020_0000, MemoryOperations.Read | MemoryOperations.Write | MemoryOperations.Execute)];
         view.Apply(rig.Backend, FakeView.Create(d1));
-        Assert.True(rig.Backend.TryGetRemapper(d1, out GpaRemapper remapper));
+        Assert.True(rig.Backend.TryGetRemapper(d1, out GpaRemapper? remapper));
         Assert.Equal(CapabilityError.Ok, remapper.TryMapRange(0x1000_0000, 0x8000_0000, 0x4000, 2));
         view.Apply(rig.Backend, FakeView.Permission(d1, 0));
         Compare("remapped", DumpDomain(rig, d1));
