@@ -3,7 +3,6 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Security.Cryptography;
-using System.Security.Cryptography.Pkcs;
 using System.Security.Cryptography.X509Certificates;
 using Tyche.Attestation.Reports;
 using Tyche.Attestation.Tpm;
@@ -122,55 +121,48 @@ public static class AttestationVerifier
     }
 
     /// <summary>
-    /// Verifies a signed report on its own: CMS signature and strict profile, key binding to
+    /// Verifies a signed report on its own: strict CMS profile and ECDSA signature, key binding to
     /// <paramref name="measuredKeyDigest"/> (SHA-256 of the monitor key's SubjectPublicKeyInfo as measured by the TPM),
-    /// the certificate key, and canonical decoding. Records CmsSignature, KeyBinding, CertificateKey and ReportDecode.
+    /// the certificate (self-signature, key type, key usage), and canonical decoding. Records CmsSignature,
+    /// KeyBinding, CertificateKey and ReportDecode. Validated signer certificates are cached by their SHA-256.
     /// </summary>
     public static bool VerifySignedReport(byte[] signedReport, ReadOnlySpan<byte> measuredKeyDigest, VerificationResult result, out AttestationReport? report)
     {
         ArgumentNullException.ThrowIfNull(signedReport);
         ArgumentNullException.ThrowIfNull(result);
         report = null;
-        byte[] keyDigest = measuredKeyDigest.ToArray();
-        SignedCms cms = new();
-        X509Certificate2? signerCert;
-        try
+        if (!CmsProfile.TryParse(signedReport, out ParsedSignedReport cms, out string reason) || !SignerCache.TryGet(cms.Certificate, out SignerCache.Entry? signer, out reason))
         {
-            cms.Decode(signedReport);
-            if (cms.SignerInfos.Count != 1) throw new CryptographicException($"{cms.SignerInfos.Count} signers; exactly one is required");
-            SignerInfo signer = cms.SignerInfos[0];
-            signerCert = signer.Certificate ?? throw new CryptographicException("the signer certificate is not included");
-            signer.CheckSignature(verifySignatureOnly: true);
-            if (!CmsProfile.Check(signedReport, signerCert, out string profileError)) throw new CryptographicException(profileError);
-            result.Pass(VerificationCheck.CmsSignature, "CMS SignedData signature verifies with the included signer certificate");
-        }
-        catch (CryptographicException ex)
-        {
-            result.Fail(VerificationCheck.CmsSignature, "CMS SignedData does not verify: " + ex.Message);
+            result.Fail(VerificationCheck.CmsSignature, "CMS SignedData does not verify: " + reason);
             NotEvaluatedFrom(result, VerificationCheck.KeyBinding, "the report signature is not valid");
             return false;
         }
 
-        // 5. The signer's key is the one the TPM measured (key binding) and the certificate allows signing.
-        byte[] signerSpki = signerCert.PublicKey.ExportSubjectPublicKeyInfo();
-        bool bound = result.Record(VerificationCheck.KeyBinding, SHA256.HashData(signerSpki).AsSpan().SequenceEqual(keyDigest),
+        bool sidOk = cms.Issuer.Span.SequenceEqual(signer!.Issuer) && cms.Serial.Span.SequenceEqual(signer.Serial);
+        if (!sidOk || !signer.Verify(cms.Content.Span, cms.Signature.Span))
+        {
+            result.Fail(VerificationCheck.CmsSignature, sidOk ? "CMS SignedData does not verify: the ECDSA signature over the report is invalid"
+                : "CMS SignedData does not verify: the signer identifier does not name the included certificate");
+            NotEvaluatedFrom(result, VerificationCheck.KeyBinding, "the report signature is not valid");
+            return false;
+        }
+
+        result.Pass(VerificationCheck.CmsSignature, "CMS SignedData (strict profile) signature verifies with the included signer certificate");
+
+        // The signer's key is the one the TPM measured (key binding) and the certificate allows signing.
+        bool bound = result.Record(VerificationCheck.KeyBinding, CryptographicOperations.FixedTimeEquals(signer.KeyDigest, measuredKeyDigest),
             "the report signer's key is the monitor key measured into the quoted PCR",
             "the report signer's key is not the key measured by the TPM");
-        X509KeyUsageExtension? usage = signerCert.Extensions.OfType<X509KeyUsageExtension>().FirstOrDefault();
-        bool usageOk = usage is null || (usage.KeyUsages & X509KeyUsageFlags.DigitalSignature) != 0;
-        using ECDsa? signerEc = signerCert.GetECDsaPublicKey();
-        bool keyTypeOk = signerEc is not null && signerEc.KeySize >= 256;
-        bool certOk = result.Record(VerificationCheck.CertificateKey, usageOk && keyTypeOk,
-            "signer certificate carries an ECDSA P-256+ key with digitalSignature usage",
-            "signer certificate key type or key usage does not allow report signing");
+        bool certOk = result.Record(VerificationCheck.CertificateKey, signer.CertificateOk,
+            "signer certificate: valid self-signature, ECDSA P-256 key, digitalSignature usage",
+            signer.CertificateProblem);
         if (!bound)
         {
             NotEvaluatedFrom(result, VerificationCheck.ReportDecode, "the report is not bound to the TPM evidence");
             return false;
         }
 
-        // 6. The report.
-        if (!AttestationReport.TryDecode(cms.ContentInfo.Content, out report, out _, out ReportDecodeError decodeError))
+        if (!AttestationReport.TryDecode(cms.Content.Span, out report, out _, out ReportDecodeError decodeError))
         {
             result.Fail(VerificationCheck.ReportDecode, $"the signed content is not a valid report: {decodeError}");
             NotEvaluatedFrom(result, VerificationCheck.ReportNonce, "the report could not be decoded");
