@@ -352,4 +352,30 @@ public sealed class TpmQuoteTests : IClassFixture<SwtpmFixture>, IClassFixture<S
             Assert.True(Verify(before, nonce: after.Nonce).HasFailed(VerificationCheck.Nonce));
         }
     }
+
+    [Fact]
+    public void Credential_made_for_an_ecc_ek_is_activated_by_the_tpm_and_a_wrong_name_is_refused()
+    {
+        if (!_swtpm.Available) return;
+        using Tpm2 tpm = _swtpm.Connect();
+        TpmObject ek = tpm.CreatePrimary(TpmHandles.Endorsement, TpmTemplates.EndorsementKeyEccP256());
+        TpmObject ak = tpm.CreatePrimary(TpmHandles.Endorsement, TpmTemplates.AttestationKeyEccP256());
+        try
+        {
+            byte[] secret = RandomNumberGenerator.GetBytes(32);
+            CredentialChallenge c = TpmCredential.Make(ek.Public, ak.Name, secret);
+            Assert.Equal(secret, tpm.ActivateCredential(ak.Handle, ek.Handle, c.CredentialBlob, c.EncryptedSecret));
+
+            byte[] otherName = (byte[])ak.Name.Clone();
+            otherName[^1] ^= 1;
+            CredentialChallenge wrong = TpmCredential.Make(ek.Public, otherName, secret);
+            var ex = Assert.Throws<TpmException>(() => tpm.ActivateCredential(ak.Handle, ek.Handle, wrong.CredentialBlob, wrong.EncryptedSecret));
+            Assert.Contains("TPM_RC_INTEGRITY", ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            tpm.FlushContext(ak.Handle);
+            tpm.FlushContext(ek.Handle);
+        }
+    }
 }
