@@ -50,7 +50,9 @@ internal sealed class CliApplication
 
     /// <summary>The tool with every built-in command registered. New subcommands are added here.</summary>
     public static CliApplication CreateDefault() => new CliApplication()
-        .Add(new RunCommand());
+        .Add(new RunCommand())
+        .Add(new RenderCommand())
+        .Add(new PmpCommand());
 
     /// <summary>The registered commands, by name.</summary>
     public IReadOnlyDictionary<string, ICliCommand> Commands => _commands;
