@@ -108,4 +108,10 @@ public enum FenceKind : byte
 
     /// <summary>A full memory fence so that table writes are visible to the hardware walker before it is told to use them.</summary>
     Memory = 2,
+
+    /// <summary>
+    /// RISC-V <c>hfence.gvma x0, x0</c>: with the hypervisor extension, guest-physical translations cached under the old PMP settings
+    /// must be dropped as well (privileged specification §3.7.2, referring to the hypervisor extension's memory-management fences).
+    /// </summary>
+    HfenceGvma = 3,
 }
