@@ -11,6 +11,9 @@ namespace Tyche.Capabilities.Scenarios;
 /// <summary>The commands of the language (one per engine operation, the inspection commands, and this library's additions).</summary>
 public sealed partial class ScenarioRunner
 {
+    /// <summary>The largest pool size <c>reset_capacities</c> accepts (pools are preallocated).</summary>
+    private const int MaxScriptCapacity = 65536;
+
     private static readonly FrozenDictionary<string, Command> s_commands = BuildCommands();
 
     /// <summary>The usage line of every command, in documentation order (e.g. <c>alias DOM CAPA START END OPS [POLICY]</c>).</summary>
@@ -80,6 +83,7 @@ public sealed partial class ScenarioRunner
         new("serialize", 0, BindKind.None, static (r, _) => r.Serialize()),
         new("check", 0, BindKind.None, static (r, _) => r.Check()),
         new("reset", 0, BindKind.None, static (r, _) => r.Reset()),
+        new("reset_capacities DOMAINS CAPAS REGIONS TRACKER UPDATES [CORES] [DEVICES]", 2, BindKind.None, static (r, a) => r.ResetCapacities(a)),
 
         // Inspection (additions).
         new("capa_info DOM CAPA", 0, BindKind.None, static (r, a) => r.CapaInfo(a)),
@@ -566,6 +570,52 @@ public sealed partial class ScenarioRunner
     private Outcome Reset()
     {
         ResetEngine();
+        return Outcome.Ok();
+    }
+
+    private Outcome ResetCapacities(Arguments a)
+    {
+        int[] values = new int[7];
+        int[] defaults = [0, 0, 0, 0, 0, EngineCapacities.Default.Cores, EngineCapacities.Default.Devices];
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (!a.Has(i))
+            {
+                values[i] = defaults[i];
+                continue;
+            }
+
+            if (!a.Core(i, out values[i]))
+            {
+                return a.Fail;
+            }
+
+            if (values[i] > MaxScriptCapacity)
+            {
+                return Outcome.Usage(string.Concat("capacity '", a[i], "' is too large for a script (at most 65536)"));
+            }
+        }
+
+        EngineCapacities capacities = new()
+        {
+            Domains = values[0],
+            CapabilitiesPerDomain = values[1],
+            Regions = values[2],
+            TrackerNodes = values[3],
+            PendingUpdates = values[4],
+            Cores = values[5],
+            Devices = values[6],
+        };
+        try
+        {
+            capacities.Validate();
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            return Outcome.Usage(string.Concat("capacity ", e.ParamName, " is out of range (positive; at most 64 cores)"));
+        }
+
+        ResetEngine(capacities);
         return Outcome.Ok();
     }
 

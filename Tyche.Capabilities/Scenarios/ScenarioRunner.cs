@@ -33,7 +33,7 @@ namespace Tyche.Capabilities.Scenarios;
 public sealed partial class ScenarioRunner
 {
     private readonly Dictionary<string, Binding> _names = new(StringComparer.Ordinal);
-    private readonly EngineCapacities _capacities;
+    private EngineCapacities _capacities;
     private CapabilityEngine _engine;
 
     /// <summary>Creates a runner over a fresh engine with the default capacities.</summary>
@@ -225,8 +225,13 @@ public sealed partial class ScenarioRunner
         }
     }
 
-    private void ResetEngine()
+    private void ResetEngine(EngineCapacities? capacities = null)
     {
+        if (capacities is not null)
+        {
+            _capacities = capacities;
+        }
+
         _engine = new CapabilityEngine(_capacities);
         _names.Clear();
     }
