@@ -64,6 +64,7 @@ public sealed partial class CapabilityEngine
         public int CapFresh;
         public int CapFree;
         public int TrackerHead;
+        public int TrackerRoot;
         public int TrackerNodes;
         public int PendingPermissionUpdates;
         public bool HasMeasurement;
@@ -102,7 +103,12 @@ public sealed partial class CapabilityEngine
         public int PrevSibling;
         public int ChildCount;
         public int CarveCount;
-        public ulong ChildMaxEnd;
+        public int ChildRoot;
+        public int CLeft;
+        public int CRight;
+        public int CUp;
+        public ulong SubMaxEnd;
+        public ulong SubCarveMaxEnd;
         public ulong Sequence;
     }
 
@@ -112,6 +118,10 @@ public sealed partial class CapabilityEngine
         public ulong End;
         public int Ref, Read, Write, Exec, Super;
         public int Next;
+        public int Prev;
+        public int Left;
+        public int Right;
+        public int Up;
     }
 
     private struct CoreSlot

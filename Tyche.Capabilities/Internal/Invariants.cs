@@ -117,6 +117,12 @@ public sealed partial class CapabilityEngine
             }
 
             usedTracker += n;
+            int inOrder = NoSlot;
+            int treapNodes = 0;
+            if (!TrackerTreapConsistent(d, _domains[d].TrackerRoot, NoSlot, ref inOrder, ref treapNodes) || treapNodes != n)
+            {
+                sink.Add(InvariantKind.Pools, HandleOf(d), (ulong)treapNodes, (ulong)n);
+            }
 
             int capFree = 0;
             for (int c = _domains[d].CapFree; c != NoSlot && capFree <= _caps; c = _capSlots[CapSlotIndex(d, c)].NextFree)
@@ -307,7 +313,7 @@ public sealed partial class CapabilityEngine
                     carves++;
                 }
 
-                if (child.Parent != r || child.Start < lastStart || child.End > n.ChildMaxEnd)
+                if (child.Parent != r || child.Start < lastStart)
                 {
                     sink.Add(InvariantKind.RegionTree, owner, child.Start, child.End);
                 }
@@ -324,11 +330,85 @@ public sealed partial class CapabilityEngine
                 }
             }
 
+            int inOrderChild = n.FirstChild;
+            int treapCount = 0;
+            if (!ChildTreapConsistent(n.ChildRoot, NoSlot, ref inOrderChild, ref treapCount) || treapCount != count || inOrderChild != NoSlot)
+            {
+                sink.Add(InvariantKind.RegionTree, owner, n.Start, n.End);
+            }
+
             if (count != n.ChildCount || carves != n.CarveCount)
             {
                 sink.Add(InvariantKind.RegionTree, owner, n.Start, n.End);
             }
         }
+    }
+
+    /// <summary>In-order walk of a tracker treap: parent links, heap order, and the order of the linked list.</summary>
+    private bool TrackerTreapConsistent(int d, int x, int up, ref int previous, ref int count)
+    {
+        if (x == NoSlot)
+        {
+            return true;
+        }
+
+        if (_tracker[x].Up != up || count > _tracker.Length || (up != NoSlot && Priority(x) > Priority(up)))
+        {
+            return false;
+        }
+
+        if (!TrackerTreapConsistent(d, _tracker[x].Left, x, ref previous, ref count))
+        {
+            return false;
+        }
+
+        int expected = previous == NoSlot ? _domains[d].TrackerHead : _tracker[previous].Next;
+        if (expected != x || _tracker[x].Prev != previous)
+        {
+            return false;
+        }
+
+        previous = x;
+        count++;
+        return TrackerTreapConsistent(d, _tracker[x].Right, x, ref previous, ref count);
+    }
+
+    /// <summary>In-order walk of a children treap against the sibling list, checking parent links and aggregates.</summary>
+    private bool ChildTreapConsistent(int x, int up, ref int expected, ref int count)
+    {
+        if (x == NoSlot)
+        {
+            return true;
+        }
+
+        ref readonly RegionNode n = ref _regions[x];
+        if (n.CUp != up || count > _regions.Length || (up != NoSlot && Priority(x) > Priority(up)))
+        {
+            return false;
+        }
+
+        ulong all = n.End;
+        ulong carves = n.Kind == RegionCarve ? n.End : 0;
+        if (n.CLeft != NoSlot)
+        {
+            all = Math.Max(all, _regions[n.CLeft].SubMaxEnd);
+            carves = Math.Max(carves, _regions[n.CLeft].SubCarveMaxEnd);
+        }
+
+        if (n.CRight != NoSlot)
+        {
+            all = Math.Max(all, _regions[n.CRight].SubMaxEnd);
+            carves = Math.Max(carves, _regions[n.CRight].SubCarveMaxEnd);
+        }
+
+        if (all != n.SubMaxEnd || carves != n.SubCarveMaxEnd || !ChildTreapConsistent(n.CLeft, x, ref expected, ref count) || expected != x)
+        {
+            return false;
+        }
+
+        expected = n.NextSibling;
+        count++;
+        return ChildTreapConsistent(n.CRight, x, ref expected, ref count);
     }
 
     // I4
@@ -531,7 +611,7 @@ public sealed partial class CapabilityEngine
             sb.Append(ci, $"domain {i} live={d.Live} gen={d.Generation} next={d.NextFree} id={d.Id} mgr={d.Manager}/{d.ManagerGeneration} ");
             sb.Append(ci, $"perm=0x{d.Permissions:x} traps=0x{d.Traps:x} cores=0x{d.CoreMap:x} set={d.ConfigSet} sealed={d.Sealed} io={d.IsIo} ");
             sb.Append(ci, $"revoking={d.BeingRevoked} running=0x{d.RunningCores:x} capFresh={d.CapFresh} capFree={d.CapFree} ");
-            sb.Append(ci, $"trkHead={d.TrackerHead} trkNodes={d.TrackerNodes} pending={d.PendingPermissionUpdates} meas={d.HasMeasurement}:{d.Measurement}\n");
+            sb.Append(ci, $"trkHead={d.TrackerHead} trkRoot={d.TrackerRoot} trkNodes={d.TrackerNodes} pending={d.PendingPermissionUpdates} meas={d.HasMeasurement}:{d.Measurement}\n");
             for (int local = 0; local < d.CapFresh; local++)
             {
                 ref readonly CapSlot c = ref _capSlots[CapSlotIndex(i, local)];
@@ -541,7 +621,7 @@ public sealed partial class CapabilityEngine
             for (int t = d.TrackerHead; t != NoSlot; t = _tracker[t].Next)
             {
                 ref readonly TrackerNode n = ref _tracker[t];
-                sb.Append(ci, $"  tracker #{t} [0x{n.Start:x}, 0x{n.End:x}) {n.Ref} ({n.Read} {n.Write} {n.Exec} {n.Super})\n");
+                sb.Append(ci, $"  tracker #{t} [0x{n.Start:x}, 0x{n.End:x}) {n.Ref} ({n.Read} {n.Write} {n.Exec} {n.Super}) prev={n.Prev} l={n.Left} r={n.Right} up={n.Up}\n");
             }
         }
 
@@ -550,7 +630,8 @@ public sealed partial class CapabilityEngine
             ref readonly RegionNode r = ref _regions[i];
             sb.Append(ci, $"region {i} live={r.Live} gen={r.Generation} next={r.NextFree} kind={r.Kind} owner={r.Owner} parent={r.Parent} ");
             sb.Append(ci, $"[0x{r.Start:x}, 0x{r.End:x}) ops=0x{(int)r.Ops:x} conf={r.Confidential} policy={r.Policy} hash={r.HasHash}:{r.Hash} ");
-            sb.Append(ci, $"children={r.FirstChild}..{r.LastChild} sib={r.PrevSibling}/{r.NextSibling} n={r.ChildCount} carves={r.CarveCount} maxEnd=0x{r.ChildMaxEnd:x} seq={r.Sequence}\n");
+            sb.Append(ci, $"children={r.FirstChild}..{r.LastChild} sib={r.PrevSibling}/{r.NextSibling} n={r.ChildCount} carves={r.CarveCount} seq={r.Sequence} ");
+            sb.Append(ci, $"treap root={r.ChildRoot} l={r.CLeft} r={r.CRight} up={r.CUp} max=0x{r.SubMaxEnd:x} carveMax=0x{r.SubCarveMaxEnd:x}\n");
         }
 
         sb.Append("tracker free:");
