@@ -247,10 +247,27 @@ public sealed class PmpCompiler
     public PmpStatus GetSwitchWrites(PmpImage current, PmpImage target, Span<PmpCsrWrite> destination, out int written, out PmpFence fence)
     {
         ArgumentNullException.ThrowIfNull(current);
+        return GetWrites(current, target, destination, out written, out fence);
+    }
+
+    /// <summary>
+    /// The CSR writes that load <paramref name="target"/> on a hart whose registers are unknown (first load, after reset
+    /// or firmware): every domain <c>pmpaddr</c> that matters and every <c>pmpcfg</c> register.
+    /// </summary>
+    /// <param name="target">The image to enforce.</param>
+    /// <param name="destination">Receives the writes; <see cref="MaxSwitchWrites"/> always suffices.</param>
+    /// <param name="written">Number of writes.</param>
+    /// <param name="fence">The fence to execute after the writes.</param>
+    /// <returns><see cref="PmpStatus.Ok"/>, <see cref="PmpStatus.ShapeMismatch"/> or <see cref="PmpStatus.DestinationTooSmall"/> (nothing written).</returns>
+    public PmpStatus GetLoadWrites(PmpImage target, Span<PmpCsrWrite> destination, out int written, out PmpFence fence) =>
+        GetWrites(null, target, destination, out written, out fence);
+
+    private PmpStatus GetWrites(PmpImage? current, PmpImage target, Span<PmpCsrWrite> destination, out int written, out PmpFence fence)
+    {
         ArgumentNullException.ThrowIfNull(target);
         written = 0;
         fence = PmpFence.None;
-        if (!HasShape(current) || !HasShape(target))
+        if ((current is not null && !HasShape(current)) || !HasShape(target))
         {
             return PmpStatus.ShapeMismatch;
         }
@@ -273,7 +290,7 @@ public sealed class PmpCompiler
             for (int i = _monitorEntries; i < n; i++)
             {
                 ulong value = target.GetAddress(i);
-                if (value == current.GetAddress(i) || !AddressMatters(target, i))
+                if ((current is not null && value == current.GetAddress(i)) || !AddressMatters(target, i))
                 {
                     continue;
                 }
@@ -289,7 +306,7 @@ public sealed class PmpCompiler
             for (int r = 0; r < target.ConfigRegisterCount; r++)
             {
                 ulong value = target.GetConfigRegister(r);
-                if (value == current.GetConfigRegister(r))
+                if (current is not null && value == current.GetConfigRegister(r))
                 {
                     continue;
                 }
