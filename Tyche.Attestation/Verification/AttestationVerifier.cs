@@ -101,7 +101,7 @@ public static class AttestationVerifier
             SignerInfo signer = cms.SignerInfos[0];
             signerCert = signer.Certificate ?? throw new CryptographicException("the signer certificate is not included");
             signer.CheckSignature(verifySignatureOnly: true);
-            if (cms.ContentInfo.ContentType.Value != "1.2.840.113549.1.7.1") throw new CryptographicException("content type is not id-data");
+            if (!CmsProfile.Check(evidence.SignedReport, signerCert, out string profileError)) throw new CryptographicException(profileError);
             result.Pass(VerificationCheck.CmsSignature, "CMS SignedData signature verifies with the included signer certificate");
         }
         catch (CryptographicException ex)
