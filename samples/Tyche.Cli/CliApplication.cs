@@ -52,7 +52,9 @@ internal sealed class CliApplication
     public static CliApplication CreateDefault() => new CliApplication()
         .Add(new RunCommand())
         .Add(new RenderCommand())
-        .Add(new PmpCommand());
+        .Add(new PmpCommand())
+        .Add(new EptCommand())
+        .Add(new VerifyCommand());
 
     /// <summary>The registered commands, by name.</summary>
     public IReadOnlyDictionary<string, ICliCommand> Commands => _commands;
