@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 using System;
 using System.Collections.Generic;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Tyche.Backends.Abstractions;
 using Tyche.Backends.VTx.Internal;
 using Tyche.Capabilities;
@@ -28,6 +31,7 @@ public sealed class VtxBackend : IIsolationBackend
 {
     private const string BackendName = "vtx";
     private const ulong PageMask = PagingLevels.PageSize4K - 1;
+    private const int MaxCores = 64; // Core maps are 64-bit masks (Update.CoreMap).
     private const MemoryOperations MappedRights = MemoryOperations.Read | MemoryOperations.Write | MemoryOperations.Execute;
 
     private readonly VtxBackendOptions _options;
@@ -36,16 +40,23 @@ public sealed class VtxBackend : IIsolationBackend
     private readonly SecondLevelFormat _sl;
     private readonly UncacheableRange[] _uncacheable;
     private readonly ulong _maxHostAddress;
+    private readonly ulong _writeBackBits;
     private readonly ulong _maxGuestAddress = 1UL << PagingLevels.FourLevelAddressBits;
     private readonly Dictionary<DeviceId, DomainHandle> _deviceOwners = new();
     private readonly Dictionary<ushort, ulong> _rootTables = new();
     private readonly Dictionary<int, ulong> _contextTables = new();
     private readonly bool[] _didUsed;
     private DomainState?[] _domains = new DomainState?[32];
+    private readonly Stack<DomainState> _pool = new();
+    private readonly List<DomainState> _removedInTx = new();
+    private readonly List<DomainState> _takenInTx = new();
     private MemoryPermission[] _permissions = new MemoryPermission[64];
     private GuestMapping[] _pieces = new GuestMapping[64];
     private DeviceId[] _deviceScratch = new DeviceId[16];
     private int _pieceCount;
+    private int _permissionCount;
+    private bool _identity;
+    private DomainHandle _piecesDomain = DomainHandle.Invalid; // whose pieces _pieces holds, valid from TryAdmit to the end of TryApply
     private int _didFree;
     private Undo[] _undo = new Undo[64];
     private int _undoCount;
@@ -67,6 +78,7 @@ public sealed class VtxBackend : IIsolationBackend
         _ept = new EptFormat(_options.PhysicalAddressBits, _options.Use2MiBPages, _options.Use1GiBPages);
         _sl = new SecondLevelFormat(_options.PhysicalAddressBits, _options.SecondLevel2MiBPages, _options.SecondLevel1GiBPages);
         _maxHostAddress = 1UL << _options.PhysicalAddressBits;
+        _writeBackBits = ((ulong)EptMemoryType.WriteBack << EptEntry.MemoryTypeShift) | (_options.IgnorePatForWriteBack ? EptEntry.IgnorePat : 0);
         _uncacheable = NormalizeRanges(_options.UncacheableRanges);
         _didUsed = new bool[_options.VtdDomainIds];
         _didUsed[0] = true; // Domain id 0 is reserved when CAP.CM = 1 (VT-d §6.2.2); never used, so tables stay valid either way.
@@ -121,10 +133,10 @@ public sealed class VtxBackend : IIsolationBackend
     /// <param name="domain">The domain.</param>
     /// <param name="remapper">Its remapper.</param>
     /// <returns><see langword="false"/> when the backend has no state for the domain.</returns>
-    public bool TryGetRemapper(DomainHandle domain, out GpaRemapper remapper)
+    public bool TryGetRemapper(DomainHandle domain, [NotNullWhen(true)] out GpaRemapper? remapper)
     {
         DomainState? st = Find(domain);
-        remapper = st?.Remapper!;
+        remapper = st?.Remapper;
         return st is not null;
     }
 
@@ -151,6 +163,7 @@ public sealed class VtxBackend : IIsolationBackend
     public bool TryAdmit(IEngineView engine, ReadOnlySpan<Update> updates, out BackendRefusal refusal)
     {
         ArgumentNullException.ThrowIfNull(engine);
+        _piecesDomain = DomainHandle.Invalid;
         int newDomainIds = 0;
         for (int i = 0; i < updates.Length; i++)
         {
@@ -215,6 +228,7 @@ public sealed class VtxBackend : IIsolationBackend
             }
         }
 
+        _piecesDomain = DomainHandle.Invalid;
         if (!ok)
         {
             Rollback();
@@ -228,6 +242,14 @@ public sealed class VtxBackend : IIsolationBackend
     /// <inheritdoc />
     public void Commit()
     {
+        // Torn-down domain states are recycled (tables, buffers and remapper keep their capacity): no allocation once warm.
+        foreach (DomainState removed in _removedInTx)
+        {
+            _pool.Push(removed);
+        }
+
+        _removedInTx.Clear();
+        _takenInTx.Clear();
         _journal.Commit();
         Array.Clear(_undo, 0, _undoCount);
         _undoCount = 0;
@@ -236,6 +258,13 @@ public sealed class VtxBackend : IIsolationBackend
     /// <inheritdoc />
     public void Rollback()
     {
+        foreach (DomainState taken in _takenInTx)
+        {
+            _pool.Push(taken);
+        }
+
+        _takenInTx.Clear();
+        _removedInTx.Clear();
         for (int i = _undoCount - 1; i >= 0; i--)
         {
             ref Undo u = ref _undo[i];
@@ -297,18 +326,36 @@ public sealed class VtxBackend : IIsolationBackend
     /// <summary>Reads the domain's permissions, validates them and produces guest-sorted, non-overlapping pieces in <see cref="_pieces"/>.</summary>
     private bool BuildPieces(IEngineView engine, DomainHandle domain, DomainState? st, out BackendRefusal refusal)
     {
-        int count = engine.GetPermissionCount(domain);
-        if (count > _permissions.Length)
+        _piecesDomain = DomainHandle.Invalid;
+        if (!BuildPiecesCore(engine, domain, st, out refusal))
         {
-            _permissions = new MemoryPermission[Math.Max(count, _permissions.Length * 2)];
-        }
-
-        if (!engine.TryGetPermissions(domain, _permissions, out count))
-        {
-            refusal = Refusal(BackendRefusalReason.InconsistentState, domain);
             return false;
         }
 
+        _piecesDomain = domain;
+        return true;
+    }
+
+    private bool BuildPiecesCore(IEngineView engine, DomainHandle domain, DomainState? st, out BackendRefusal refusal)
+    {
+        // One engine walk in the common case: only ask for the count when the buffer is too small.
+        if (!engine.TryGetPermissions(domain, _permissions, out int count))
+        {
+            count = engine.GetPermissionCount(domain);
+            if (count > _permissions.Length)
+            {
+                _permissions = new MemoryPermission[Math.Max(count, _permissions.Length * 2)];
+            }
+
+            if (!engine.TryGetPermissions(domain, _permissions, out count))
+            {
+                refusal = Refusal(BackendRefusalReason.InconsistentState, domain);
+                return false;
+            }
+        }
+
+        GpaRemapper? remapper = st?.Remapper;
+        bool identity = remapper is null || remapper.IsIdentity;
         ReadOnlySpan<MemoryPermission> perms = _permissions.AsSpan(0, count);
         foreach (ref readonly MemoryPermission p in perms)
         {
@@ -335,37 +382,28 @@ public sealed class VtxBackend : IIsolationBackend
                 refusal = Refusal(BackendRefusalReason.AddressTooWide, domain, p.End, 0, (ulong)_options.PhysicalAddressBits);
                 return false;
             }
+
+            if (identity && p.End > _maxGuestAddress)
+            {
+                refusal = Refusal(BackendRefusalReason.AddressTooWide, domain, p.End, 0, PagingLevels.FourLevelAddressBits);
+                return false;
+            }
         }
 
-        GpaRemapper? remapper = st?.Remapper;
-        if (remapper is null || remapper.IsIdentity)
+        _permissionCount = count;
+        _identity = identity;
+        if (identity)
         {
-            _pieceCount = 0;
-            foreach (ref readonly MemoryPermission p in perms)
-            {
-                if ((p.Operations & MappedRights) == 0 || p.Start >= p.End)
-                {
-                    continue;
-                }
-
-                if (p.End > _maxGuestAddress)
-                {
-                    refusal = Refusal(BackendRefusalReason.AddressTooWide, domain, p.End, 0, PagingLevels.FourLevelAddressBits);
-                    return false;
-                }
-
-                AddPiece(new GuestMapping(p.Start, p.Start, p.End - p.Start, 1, p.Operations));
-            }
-
+            // Identity: the permission ranges themselves are the (guest-sorted, disjoint) pieces; no copy needed.
             refusal = BackendRefusal.None;
             return true;
         }
 
-        int needed = remapper.Remap(perms, _pieces, expand: true);
+        int needed = remapper!.Remap(perms, _pieces, expand: true);
         if (needed > _pieces.Length)
         {
             _pieces = new GuestMapping[Math.Max(needed, _pieces.Length * 2)];
-            needed = remapper.Remap(perms, _pieces, expand: true);
+            needed = remapper!.Remap(perms, _pieces, expand: true);
         }
 
         // Drop pieces without mapped rights, then sort by guest address (insertion sort: the list is nearly sorted in practice).
@@ -418,52 +456,65 @@ public sealed class VtxBackend : IIsolationBackend
         return true;
     }
 
-    private void AddPiece(in GuestMapping piece)
-    {
-        if (_pieceCount == _pieces.Length)
-        {
-            Array.Resize(ref _pieces, _pieces.Length * 2);
-        }
-
-        _pieces[_pieceCount++] = piece;
-    }
-
     /// <summary>EPT leaf attributes for the current pieces, split at uncacheable host ranges (SDM Vol. 3C §29.3.7).</summary>
     private void BuildEptTargets(MappingBuffer buffer)
     {
         buffer.Clear();
-        ulong wb = ((ulong)EptMemoryType.WriteBack << EptEntry.MemoryTypeShift) | (_options.IgnorePatForWriteBack ? EptEntry.IgnorePat : 0);
-        const ulong Uc = ((ulong)EptMemoryType.Uncacheable << EptEntry.MemoryTypeShift) | EptEntry.IgnorePat;
-        for (int i = 0; i < _pieceCount; i++)
+        if (_identity)
         {
-            ref readonly GuestMapping p = ref _pieces[i];
-            ulong rights = ((p.Operations & MemoryOperations.Read) != 0 ? EptEntry.Read : 0)
-                | ((p.Operations & MemoryOperations.Write) != 0 ? EptEntry.Write : 0)
-                | ((p.Operations & MemoryOperations.Execute) != 0 ? EptEntry.Execute : 0);
-            ulong cursor = p.Hpa;
-            ulong end = p.Hpa + p.Size;
-            int u = FirstUncacheableEndingAfter(cursor);
-            while (cursor < end)
+            foreach (ref readonly MemoryPermission p in _permissions.AsSpan(0, _permissionCount))
             {
-                ulong next;
-                ulong attributes;
-                if (u < _uncacheable.Length && _uncacheable[u].Start <= cursor)
+                if ((p.Operations & MappedRights) != 0 && p.Start < p.End)
                 {
-                    next = Math.Min(end, _uncacheable[u].End);
-                    attributes = rights | Uc;
+                    AddEpt(buffer, p.Start, p.Start, p.End - p.Start, p.Operations);
                 }
-                else
-                {
-                    next = u < _uncacheable.Length ? Math.Min(end, _uncacheable[u].Start) : end;
-                    attributes = rights | wb;
-                }
+            }
 
-                buffer.Add(p.Gpa + (cursor - p.Hpa), cursor, next - cursor, attributes);
-                cursor = next;
-                if (u < _uncacheable.Length && _uncacheable[u].End <= cursor)
-                {
-                    u++;
-                }
+            return;
+        }
+
+        foreach (ref readonly GuestMapping g in _pieces.AsSpan(0, _pieceCount))
+        {
+            AddEpt(buffer, g.Gpa, g.Hpa, g.Size, g.Operations);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void AddEpt(MappingBuffer buffer, ulong gpa, ulong hpa, ulong size, MemoryOperations ops)
+    {
+        ulong rights = ((ops & MemoryOperations.Read) != 0 ? EptEntry.Read : 0)
+            | ((ops & MemoryOperations.Write) != 0 ? EptEntry.Write : 0)
+            | ((ops & MemoryOperations.Execute) != 0 ? EptEntry.Execute : 0);
+        if (_uncacheable.Length == 0)
+        {
+            buffer.Add(gpa, hpa, size, rights | _writeBackBits);
+            return;
+        }
+
+        const ulong Uc = ((ulong)EptMemoryType.Uncacheable << EptEntry.MemoryTypeShift) | EptEntry.IgnorePat;
+        ulong cursor = hpa;
+        ulong end = hpa + size;
+        int u = FirstUncacheableEndingAfter(cursor);
+        while (cursor < end)
+        {
+            ulong next;
+            ulong attributes;
+            if (u < _uncacheable.Length && _uncacheable[u].Start <= cursor)
+            {
+                next = Math.Min(end, _uncacheable[u].End);
+                attributes = rights | Uc;
+            }
+            else
+            {
+                next = u < _uncacheable.Length ? Math.Min(end, _uncacheable[u].Start) : end;
+                attributes = rights | _writeBackBits;
+            }
+
+            buffer.Add(gpa + (cursor - hpa), cursor, next - cursor, attributes);
+            cursor = next;
+            if (u < _uncacheable.Length && _uncacheable[u].End <= cursor)
+            {
+                u++;
             }
         }
     }
@@ -472,18 +523,30 @@ public sealed class VtxBackend : IIsolationBackend
     private void BuildSecondLevelTargets(MappingBuffer buffer)
     {
         buffer.Clear();
-        for (int i = 0; i < _pieceCount; i++)
+        if (_identity)
         {
-            ref readonly GuestMapping p = ref _pieces[i];
-            if ((p.Operations & MemoryOperations.Read) == 0)
+            foreach (ref readonly MemoryPermission p in _permissions.AsSpan(0, _permissionCount))
             {
-                continue;
+                if ((p.Operations & MemoryOperations.Read) != 0 && p.Start < p.End)
+                {
+                    buffer.Add(p.Start, p.Start, p.End - p.Start, SecondLevelRights(p.Operations));
+                }
             }
 
-            ulong attributes = SecondLevelEntry.Read | ((p.Operations & MemoryOperations.Write) != 0 ? SecondLevelEntry.Write : 0);
-            buffer.Add(p.Gpa, p.Hpa, p.Size, attributes);
+            return;
+        }
+
+        foreach (ref readonly GuestMapping g in _pieces.AsSpan(0, _pieceCount))
+        {
+            if ((g.Operations & MemoryOperations.Read) != 0)
+            {
+                buffer.Add(g.Gpa, g.Hpa, g.Size, SecondLevelRights(g.Operations));
+            }
         }
     }
+
+    private static ulong SecondLevelRights(MemoryOperations ops) =>
+        SecondLevelEntry.Read | ((ops & MemoryOperations.Write) != 0 ? SecondLevelEntry.Write : 0);
 
     private int FirstUncacheableEndingAfter(ulong address)
     {
@@ -513,6 +576,12 @@ public sealed class VtxBackend : IIsolationBackend
     {
         ReadOnlySpan<TargetMapping> old = space.CurrentBuffer.Span;
         ReadOnlySpan<TargetMapping> nw = space.Buffers[next].Span;
+
+        // Identical leading and trailing pieces cannot differ: sweep only the window between them (vectorised comparisons).
+        int prefix = CommonPrefix(old, nw);
+        int suffix = CommonSuffix(old[prefix..], nw[prefix..]);
+        old = old[prefix..(old.Length - suffix)];
+        nw = nw[prefix..(nw.Length - suffix)];
         int i = 0;
         int j = 0;
         ulong g = 0;
@@ -576,6 +645,34 @@ public sealed class VtxBackend : IIsolationBackend
         return !pending || SetRange(format, space.Root, pStart, pEnd, pNew, nw);
     }
 
+    private static int CommonPrefix(ReadOnlySpan<TargetMapping> a, ReadOnlySpan<TargetMapping> b)
+    {
+        int bytes = MemoryMarshal.AsBytes(a).CommonPrefixLength(MemoryMarshal.AsBytes(b));
+        return Math.Min(bytes / Unsafe.SizeOf<TargetMapping>(), Math.Min(a.Length, b.Length));
+    }
+
+    private static int CommonSuffix(ReadOnlySpan<TargetMapping> a, ReadOnlySpan<TargetMapping> b)
+    {
+        const int Chunk = 32;
+        int n = 0;
+        int max = Math.Min(a.Length, b.Length);
+        while (n + Chunk <= max
+            && MemoryMarshal.AsBytes(a.Slice(a.Length - n - Chunk, Chunk)).SequenceEqual(MemoryMarshal.AsBytes(b.Slice(b.Length - n - Chunk, Chunk))))
+        {
+            n += Chunk;
+        }
+
+        while (n < max && Same(a[a.Length - n - 1], b[b.Length - n - 1]))
+        {
+            n++;
+        }
+
+        return n;
+    }
+
+    private static bool Same(in TargetMapping x, in TargetMapping y) =>
+        x.Gpa == y.Gpa && x.Hpa == y.Hpa && x.Size == y.Size && x.Attributes == y.Attributes;
+
     private bool SetRange<TFormat>(in TFormat format, ulong root, ulong start, ulong end, int mapping, ReadOnlySpan<TargetMapping> targets)
         where TFormat : struct, IEntryFormat
     {
@@ -590,7 +687,13 @@ public sealed class VtxBackend : IIsolationBackend
 
     private bool ApplyPermissions(IEngineView engine, DomainHandle domain, ulong coreMap, MonitorActionList actions, out BackendRefusal refusal)
     {
-        if (!EnsureState(domain, actions, out DomainState st, out refusal) || !BuildPieces(engine, domain, st, out refusal))
+        if (!EnsureState(domain, actions, out DomainState st, out refusal))
+        {
+            return false;
+        }
+
+        // Admission already read and validated this domain's state for the same updates; nothing can change in between.
+        if (_piecesDomain != domain && !BuildPieces(engine, domain, st, out refusal))
         {
             return false;
         }
@@ -669,7 +772,7 @@ public sealed class VtxBackend : IIsolationBackend
         ulong high = _journal.NeedsInvalidation ? _journal.InvalidationHigh : _maxGuestAddress;
         for (int am = 0; am <= _options.VtdMaxAddressMask; am++)
         {
-            int shift = 12 + am;
+            int shift = EptEntry.AddressShift + am;
             if (high > low && (low >> shift) == ((high - 1) >> shift))
             {
                 actions.Add(MonitorAction.IotlbInvalidate(st.Handle, IotlbGranularity.PageSelective, st.Did, (low >> shift) << shift, (byte)am));
@@ -682,7 +785,7 @@ public sealed class VtxBackend : IIsolationBackend
 
     private bool ApplySwitch(DomainHandle domain, int core, MonitorActionList actions, out BackendRefusal refusal)
     {
-        if (domain.IsInvalid || (uint)core >= 64)
+        if (domain.IsInvalid || (uint)core >= MaxCores)
         {
             refusal = BackendRefusal.None;
             return true;
@@ -748,7 +851,16 @@ public sealed class VtxBackend : IIsolationBackend
             return false;
         }
 
-        st = new DomainState(domain, root, new GpaRemapper(_options.RemapSegmentsPerDomain));
+        if (_pool.TryPop(out st))
+        {
+            st.Reset(domain, root);
+            _takenInTx.Add(st);
+        }
+        else
+        {
+            st = new DomainState(domain, root, new GpaRemapper(_options.RemapSegmentsPerDomain));
+        }
+
         PushUndo(new Undo { Kind = UndoKind.DomainSlot, Index = domain.Index, Object = _domains[domain.Index] });
         _domains[domain.Index] = st;
         state = st;
@@ -808,6 +920,7 @@ public sealed class VtxBackend : IIsolationBackend
         _journal.EmitReleases(actions, st.Handle);
         PushUndo(new Undo { Kind = UndoKind.DomainSlot, Index = st.Handle.Index, Object = st });
         _domains[st.Handle.Index] = null;
+        _removedInTx.Add(st);
         return true;
     }
 
@@ -879,6 +992,7 @@ public sealed class VtxBackend : IIsolationBackend
         PageTableEditor<SecondLevelFormat>.ReleaseTree(_sl, _journal, st.Sl.Root, PagingLevels.FourLevels);
         _journal.EmitReleases(actions, st.Handle);
         SetDomainId(st.Did, false);
+        st.SlReleasedStamp = _stamp;
         st.Sl = null;
         st.Did = 0;
     }
@@ -906,7 +1020,14 @@ public sealed class VtxBackend : IIsolationBackend
         TouchDomain(st);
         SetDomainId(did, true);
         st.Did = (ushort)did;
-        st.Sl = new AddressSpace { Root = root };
+        if (st.SlSpace is null || st.SlReleasedStamp == _stamp)
+        {
+            // Never reuse a table object released earlier in this transaction: a rollback must find its contents intact.
+            st.SlSpace = new AddressSpace();
+        }
+
+        st.SlSpace.Reset(root);
+        st.Sl = st.SlSpace;
         st.DeviceCount = 0;
         if (!BuildPieces(engine, st.Handle, st, out refusal))
         {
@@ -943,7 +1064,7 @@ public sealed class VtxBackend : IIsolationBackend
 
         ulong entry = context + ((ulong)device.DevFn * VtdEntry.EntrySize);
         ulong oldLow = _journal.Read(entry);
-        ulong oldHigh = _journal.Read(entry + 8);
+        ulong oldHigh = _journal.Read(entry + VtdEntry.HighQwordOffset);
         ulong newLow = 0;
         ulong newHigh = 0;
         if (target is not null)
@@ -959,7 +1080,7 @@ public sealed class VtxBackend : IIsolationBackend
             _journal.Write(entry, 0); // Make the entry not present before changing the domain id (VT-d §6.5.3.3 ordering).
         }
 
-        _journal.Write(entry + 8, newHigh);
+        _journal.Write(entry + VtdEntry.HighQwordOffset, newHigh);
         _journal.Write(entry, newLow);
         _journal.EmitWrites(actions, DomainHandle.Invalid);
         if (_options.VtdWriteBufferFlush)
@@ -1133,11 +1254,29 @@ public sealed class VtxBackend : IIsolationBackend
             Remapper = remapper;
         }
 
-        public DomainHandle Handle { get; }
+        public DomainHandle Handle { get; private set; }
 
         public AddressSpace Ept { get; }
 
         public GpaRemapper Remapper { get; }
+
+        /// <summary>The second-level table object kept for reuse; <see cref="Sl"/> is non-null while the domain owns devices.</summary>
+        public AddressSpace? SlSpace { get; set; }
+
+        public long SlReleasedStamp { get; set; } = -1;
+
+        public void Reset(DomainHandle handle, ulong root)
+        {
+            Handle = handle;
+            Ept.Reset(root);
+            Remapper.Clear();
+            Sl = null;
+            Did = 0;
+            DeviceCount = 0;
+            EverRun = 0;
+            PendingInvept = 0;
+            Stamp = -1;
+        }
 
         public AddressSpace? Sl { get; set; }
 

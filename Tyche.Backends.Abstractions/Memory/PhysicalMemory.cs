@@ -21,6 +21,8 @@ public sealed class PhysicalMemory : IFrameAllocator, ITableMemory, IMemoryClean
     public const int FrameSize = 4096;
 
     private const int FrameShift = 12;
+    private const ulong EntryAlignmentMask = sizeof(ulong) - 1; // 8-byte table entries, naturally aligned
+    private const ulong EntrySize = sizeof(ulong);
     private readonly byte[] _bytes;
     private readonly int[] _freeFrames;
     private readonly ulong _tableStart;
@@ -192,12 +194,12 @@ public sealed class PhysicalMemory : IFrameAllocator, ITableMemory, IMemoryClean
 
     private Span<byte> EntrySpan(ulong physicalAddress)
     {
-        if ((physicalAddress & 7) != 0 || physicalAddress < BaseAddress || physicalAddress - BaseAddress > Size - 8)
+        if ((physicalAddress & EntryAlignmentMask) != 0 || physicalAddress < BaseAddress || physicalAddress - BaseAddress > Size - EntrySize)
         {
             ThrowEntry(physicalAddress);
         }
 
-        return _bytes.AsSpan((int)(physicalAddress - BaseAddress), 8);
+        return _bytes.AsSpan((int)(physicalAddress - BaseAddress), (int)EntrySize);
     }
 
     private static void ThrowEntry(ulong physicalAddress) =>

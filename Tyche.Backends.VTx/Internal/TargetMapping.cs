@@ -57,6 +57,18 @@ internal sealed class AddressSpace
 
     public MappingBuffer CurrentBuffer => Buffers[Current];
 
+    /// <summary>Reuses this object for a new, empty table rooted at <paramref name="root"/> (buffers keep their capacity).</summary>
+    public void Reset(ulong root)
+    {
+        Root = root;
+        Current = 0;
+        Stamp = -1;
+        foreach (MappingBuffer b in Buffers)
+        {
+            b.Clear();
+        }
+    }
+
     /// <summary>A buffer that is neither the current one nor the one saved for rollback in this transaction.</summary>
     public int SpareIndex(bool saved)
     {

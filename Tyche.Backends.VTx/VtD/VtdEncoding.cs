@@ -13,6 +13,9 @@ public static class VtdEntry
     /// <summary>Entries per root or context table: 256 (4 KiB).</summary>
     public const int EntriesPerTable = 256;
 
+    /// <summary>Byte offset of the high qword inside a 128-bit entry.</summary>
+    public const int HighQwordOffset = 8;
+
     /// <summary>Root entry low qword bit 0: present (§9.1).</summary>
     public const ulong RootPresent = 1UL << 0;
 

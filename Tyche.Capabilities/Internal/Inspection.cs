@@ -485,7 +485,7 @@ public sealed partial class CapabilityEngine
         {
             w.U8(SerHasHash);
             w.U64(RegionHash.Length);
-            w.Bytes(n.Hash.Bytes);
+            w.Bytes(_hashes[r].Bytes);
         }
         else
         {

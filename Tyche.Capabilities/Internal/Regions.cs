@@ -437,7 +437,7 @@ public sealed partial class CapabilityEngine
         ref readonly RegionNode n = ref _regions[_capSlots[slot].Target];
         access = new AccessRights(n.Start, n.End, n.Ops);
         cleanup = n.Policy;
-        hash = n.Hash;
+        hash = n.HasHash ? _hashes[_capSlots[slot].Target] : default;
         hasHash = n.HasHash;
         return CapabilityError.Ok;
     }

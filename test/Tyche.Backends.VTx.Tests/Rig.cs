@@ -13,9 +13,10 @@ internal sealed class Rig
     public const ulong TableBase = 0x40_0000_0000; // 256 GiB: table memory lies outside every range the tests grant.
 
     public Rig(int tableFrames = 512, VtxBackendOptions? options = null, ulong memoryBase = TableBase, int dataFrames = 0,
-        IFrameAllocator? allocator = null, EngineCapacities? capacities = null, IEnumerable<IIsolationBackend>? extraBackends = null)
+        IFrameAllocator? allocator = null, EngineCapacities? capacities = null, IEnumerable<IIsolationBackend>? extraBackends = null,
+        PhysicalMemory? memory = null)
     {
-        Memory = new PhysicalMemory(memoryBase, dataFrames + tableFrames, dataFrames, tableFrames);
+        Memory = memory ?? new PhysicalMemory(memoryBase, dataFrames + tableFrames, dataFrames, tableFrames);
         Backend = new VtxBackend(Memory, allocator ?? Memory, options);
         Engine = new CapabilityEngine(capacities);
         var backends = new List<IIsolationBackend> { Backend };
@@ -26,6 +27,8 @@ internal sealed class Rig
 
         Monitor = new Monitor(Engine, backends, Memory);
     }
+
+    public static Rig Over(PhysicalMemory memory, IFrameAllocator allocator) => new(memory: memory, allocator: allocator);
 
     public PhysicalMemory Memory { get; }
 
