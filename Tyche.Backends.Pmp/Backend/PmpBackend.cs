@@ -130,7 +130,17 @@ public sealed class PmpBackend : IIsolationBackend
         refusal = BackendRefusal.None;
         foreach (ref readonly Update u in updates)
         {
-            if (u.Kind is not (UpdateKind.CreateDomain or UpdateKind.PermissionUpdate) || !engine.IsLive(u.Domain))
+            // A hart this backend does not model cannot be given an image: refuse rather than leave stale PMP settings.
+            ulong cores = u.Kind == UpdateKind.Switch ? (u.Core is >= 0 and < 64 ? 1UL << u.Core : ulong.MaxValue) : u.Kind == UpdateKind.PermissionUpdate ? u.CoreMap : 0;
+            if ((cores & ~CoreMask) != 0)
+            {
+                refusal = new BackendRefusal(BackendName, BackendRefusalReason.InconsistentState, u.Domain, 0,
+                    (ulong)(64 - System.Numerics.BitOperations.LeadingZeroCount(cores)), (ulong)_cores.Length);
+                return false;
+            }
+
+            bool compiles = u.Kind is UpdateKind.CreateDomain or UpdateKind.PermissionUpdate || (u.Kind == UpdateKind.Switch && !TryGetImage(u.Domain, out _));
+            if (!compiles || !engine.IsLive(u.Domain))
             {
                 continue;
             }
@@ -183,11 +193,15 @@ public sealed class PmpBackend : IIsolationBackend
 
                     break;
                 case UpdateKind.Switch:
-                    if ((uint)u.Core < (uint)_cores.Length && TryGetImage(u.Domain, out PmpImage? image) && image is not null)
+                    // A domain the backend has not compiled yet (e.g. created before the backend was attached) is compiled now:
+                    // a switch must never leave the previous domain's entries on the hart.
+                    if (!TryGetImage(u.Domain, out PmpImage? image) && !Recompile(engine, u.Domain, out refusal))
                     {
-                        EmitLoads(u.Domain, image, 1UL << u.Core, actions, journal: true);
+                        Rollback();
+                        return false;
                     }
 
+                    EmitLoads(u.Domain, _domains[u.Domain.Index].Image!, 1UL << u.Core, actions, journal: true);
                     break;
                 case UpdateKind.RevokeDomain:
                     if (TryGetImage(u.Domain, out _))

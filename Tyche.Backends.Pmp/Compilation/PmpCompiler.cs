@@ -56,6 +56,8 @@ public sealed class PmpCompiler
     private readonly Group[] _groups = new Group[PmpEncoding.MaxEntries];
     private readonly bool[] _claimed = new bool[PmpEncoding.MaxEntries];
     private readonly int[] _placement = new int[PmpEncoding.MaxEntries];
+    private readonly ulong[] _keep = new ulong[PmpEncoding.MaxEntries];
+    private ulong _previousEnd; // end of the previous run during a Step sequence
 
     /// <summary>Creates a compiler for one hart configuration and the monitor's own regions.</summary>
     /// <param name="options">The hart (validated; copied).</param>
@@ -506,8 +508,6 @@ public sealed class PmpCompiler
         return Math.Min(costTor, costNapot);
     }
 
-    private ulong _previousEnd;
-
     /// <summary>One step of the dynamic program: the cheapest total when this run ends as TOR and as NAPOT/NA4.</summary>
     private bool Step(Run run, ref int costTor, ref int costNapot, ref bool hasPrevious, out byte fromTor, out byte fromNapot, ulong freeBound)
     {
@@ -517,9 +517,11 @@ public sealed class PmpCompiler
         int newNapot = Infinity;
         fromTor = FromNone;
         fromNapot = FromNone;
+        // Ties prefer a NAPOT/NA4 predecessor everywhere (as the final choice does), so a run's encoding never depends
+        // on unrelated later runs: appending a distant region leaves every earlier entry as it was.
         if (IsSingleEntryShape(run.Start, run.End))
         {
-            bool viaTor = costTor <= costNapot;
+            bool viaTor = costTor < costNapot;
             newNapot = (viaTor ? costTor : costNapot) + 1;
             fromNapot = viaTor ? FromTor : FromNapot;
         }
@@ -529,7 +531,7 @@ public sealed class PmpCompiler
         {
             int chained = costTor + (adjacent ? 0 : boundCost);
             int fresh = costNapot + boundCost;
-            bool viaTor = chained <= fresh;
+            bool viaTor = chained < fresh;
             newTor = (viaTor ? chained : fresh) + 1;
             fromTor = viaTor ? FromTor : FromNapot;
         }
@@ -704,8 +706,6 @@ public sealed class PmpCompiler
             }
         }
     }
-
-    private readonly ulong[] _keep = new ulong[PmpEncoding.MaxEntries];
 
     /// <summary>Keeps every group that already sits somewhere in <paramref name="previous"/> at its index, then first-fits the rest.</summary>
     private bool TryPlaceStable(PmpImage previous, int groupCount)

@@ -178,6 +178,31 @@ public sealed class PmpBackendTests
         Assert.Equal(4UL, rig.Backend.Limits.Granularity);
     }
 
+    [Fact]
+    public void A_switch_to_a_domain_the_backend_never_compiled_compiles_it_and_an_unknown_hart_is_refused()
+    {
+        var rig = new EngineRig();
+        EngineRig.Ok(rig.Share(0x8040_0000, 0x8040_1000, RX, out _));
+        var fresh = new PmpBackend(new PmpHartOptions(), coreCount: 2); // attached late: knows no domain
+        var actions = new MonitorActionList();
+        var view = new CapabilityEngineView(rig.Engine);
+        Update[] sw = [new Update(UpdateKind.Switch, rig.D1, core: 1)];
+        Assert.True(fresh.TryAdmit(view, sw, out _));
+        Assert.True(fresh.TryApply(view, sw, actions, out _));
+        fresh.Commit();
+        Assert.True(fresh.TryGetImage(rig.D1, out _));
+        Assert.Contains(actions.AsSpan().ToArray(), a => a.Kind == MonitorActionKind.LoadCsr && a.CoreMap == 0b10);
+        rig.AssertImageMatchesEngine(rig.D1, fresh.GetCoreShadow(1));
+
+        Update[] far = [new Update(UpdateKind.Switch, rig.D1, core: 5)];
+        Assert.False(fresh.TryAdmit(view, far, out BackendRefusal refusal));
+        Assert.Equal(BackendRefusalReason.InconsistentState, refusal.Reason);
+        Assert.Equal(6UL, refusal.Needed);
+        Assert.Equal(2UL, refusal.Available);
+        Update[] perm = [new Update(UpdateKind.PermissionUpdate, rig.D1, coreMap: 0b100)];
+        Assert.False(fresh.TryAdmit(view, perm, out _));
+    }
+
     private sealed class RefusingBackend : IIsolationBackend
     {
         public bool Refuse { get; set; }

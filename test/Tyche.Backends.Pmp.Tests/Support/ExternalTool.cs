@@ -25,7 +25,9 @@ internal static class ExternalTool
     }
 
     /// <summary>Returns the tool's path, or null after writing a loud skip message (outside CI only).</summary>
-    public static string? Require(string name, ITestOutputHelper output)
+    public static string? Require(string name, ITestOutputHelper output) => Require(name, output, IsCi);
+
+    public static string? Require(string name, ITestOutputHelper output, bool isCi)
     {
         string? path = Find(name);
         if (path is not null)
@@ -33,7 +35,7 @@ internal static class ExternalTool
             return path;
         }
 
-        if (IsCi)
+        if (isCi)
         {
             Assert.Fail($"{name} is not installed; CI requires it (.ci/run installs qemu-system-misc and gcc-riscv64-unknown-elf).");
         }
