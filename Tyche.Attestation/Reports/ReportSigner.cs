@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 using System;
 using System.Security.Cryptography;
-using System.Security.Cryptography.Pkcs;
 using System.Security.Cryptography.X509Certificates;
 
 namespace Tyche.Attestation.Reports;
@@ -39,19 +38,22 @@ public sealed class MonitorAttestationKey : IDisposable
 }
 
 /// <summary>
-/// Signs encoded reports as CMS SignedData (RFC 5652) with the monitor's certificate: content type id-data,
-/// attached content, SHA-256, signed attributes (content type, message digest), signer identified by issuer and
-/// serial number, signer certificate included. <c>openssl cms -verify</c> accepts the result.
+/// Signs encoded reports as CMS SignedData (RFC 5652) with the monitor's certificate, in the fixed profile documented
+/// in docs/attestation.md: content type id-data, attached content, SHA-256, ECDSA, no signed attributes, signer
+/// identified by issuer and serial number, signer certificate included, strict DER. <c>openssl cms -verify</c> and
+/// .NET's SignedCms both accept the result. The private key handle is opened once.
 /// </summary>
-public sealed class ReportSigner
+public sealed class ReportSigner : IDisposable
 {
-    private readonly MonitorAttestationKey _key;
+    private readonly X509Certificate2 _certificate;
+    private readonly ECDsa _privateKey;
 
     /// <summary>Creates a signer for the given monitor key.</summary>
     public ReportSigner(MonitorAttestationKey key)
     {
         ArgumentNullException.ThrowIfNull(key);
-        _key = key;
+        _certificate = key.Certificate;
+        _privateKey = key.Certificate.GetECDsaPrivateKey() ?? throw new ArgumentException("The monitor certificate has no ECDSA private key.", nameof(key));
     }
 
     /// <summary>Encodes and signs a report.</summary>
@@ -62,15 +64,12 @@ public sealed class ReportSigner
     }
 
     /// <summary>Signs already encoded report bytes.</summary>
-    public byte[] SignEncoded(byte[] encodedReport)
+    public byte[] SignEncoded(ReadOnlySpan<byte> encodedReport)
     {
-        var cms = new SignedCms(new ContentInfo(encodedReport), detached: false);
-        var signer = new CmsSigner(SubjectIdentifierType.IssuerAndSerialNumber, _key.Certificate)
-        {
-            DigestAlgorithm = new Oid("2.16.840.1.101.3.4.2.1"), // id-sha256 (RFC 5754 §2.2)
-            IncludeOption = X509IncludeOption.EndCertOnly,
-        };
-        cms.ComputeSignature(signer, silent: true);
-        return cms.Encode();
+        byte[] signature = _privateKey.SignData(encodedReport, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
+        return Verification.CmsProfile.Write(encodedReport, _certificate, signature);
     }
+
+    /// <inheritdoc/>
+    public void Dispose() => _privateKey.Dispose();
 }

@@ -391,7 +391,7 @@ public sealed class Tpm2 : IDisposable
             if (rc.IsTransient && attempt < MaxRetries)
             {
                 RetryCount++;
-                Thread.Sleep(Math.Min(1 + attempt * 5, 100));
+                Thread.Sleep(Math.Min(1 + attempt * 2, 20));
                 continue;
             }
 

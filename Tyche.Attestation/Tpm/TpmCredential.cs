@@ -13,7 +13,7 @@ public sealed record CredentialChallenge(byte[] CredentialBlob, byte[] Encrypted
 
 /// <summary>
 /// TPM2_MakeCredential computed in managed code by the verifier, as a real relying party does (TPM 2.0 Library
-/// Part 1 §24 "Credential Protection", §11.4.9 KDFa, Annex B.10.3 RSA-OAEP secret sharing). Only the TPM holding
+/// Part 1 §24 "Credential Protection", §11.4.10 KDFa/KDFe, Annex B.10.3 RSA-OAEP and Annex C.6.1 ECDH secret sharing). Only the TPM holding
 /// the EK's private key and a loaded object with the given Name can recover the credential.
 /// </summary>
 public static class TpmCredential
@@ -25,25 +25,30 @@ public static class TpmCredential
     private const int SymmetricKeyBits = 128;
     private const int AesBlock = 16;
 
-    /// <summary>Makes a credential for <paramref name="objectName"/> protected by an RSA endorsement key.</summary>
-    /// <param name="endorsementKey">The EK public area (RSA, restricted decrypt, AES-128 CFB symmetric).</param>
+    /// <summary>Makes a credential for <paramref name="objectName"/> protected by an RSA or ECC endorsement key.</summary>
+    /// <param name="endorsementKey">The EK public area (RSA-2048 or ECC, restricted decrypt, AES-128 CFB symmetric).</param>
     /// <param name="objectName">The Name of the key that must be loaded next to the EK (the AK).</param>
     /// <param name="credential">The secret (at most 32 bytes) the TPM will return when it activates the credential.</param>
     public static CredentialChallenge Make(TpmPublic endorsementKey, ReadOnlySpan<byte> objectName, ReadOnlySpan<byte> credential)
     {
         ArgumentNullException.ThrowIfNull(endorsementKey);
-        if (endorsementKey.Type != TpmAlgorithm.Rsa) throw new NotSupportedException("Only RSA endorsement keys are supported by the managed MakeCredential.");
         if ((endorsementKey.Attributes & (TpmObjectAttributes.Restricted | TpmObjectAttributes.Decrypt)) != (TpmObjectAttributes.Restricted | TpmObjectAttributes.Decrypt))
         {
             throw new ArgumentException("The endorsement key must be a restricted decryption key.", nameof(endorsementKey));
         }
 
         if (credential.Length is 0 or > 32) throw new ArgumentException("The credential must be 1..32 bytes.", nameof(credential));
-        byte[] seed = RandomNumberGenerator.GetBytes(SHA256.HashSizeInBytes);
+        byte[] seed;
         byte[] encryptedSecret;
-        using (RSA rsa = endorsementKey.CreateRsa())
+        if (endorsementKey.Type == TpmAlgorithm.Rsa)
         {
+            seed = RandomNumberGenerator.GetBytes(SHA256.HashSizeInBytes);
+            using RSA rsa = endorsementKey.CreateRsa();
             encryptedSecret = RsaOaepSha256WithLabel(rsa, seed, IdentityLabel);
+        }
+        else
+        {
+            (seed, encryptedSecret) = EcdhSeed(endorsementKey);
         }
 
         byte[] symKey = KdfA(seed, StorageLabel, objectName, ReadOnlySpan<byte>.Empty, SymmetricKeyBits);
@@ -69,6 +74,52 @@ public static class TpmCredential
         CryptographicOperations.ZeroMemory(symKey);
         CryptographicOperations.ZeroMemory(hmacKey);
         return new CredentialChallenge(blob, encryptedSecret);
+    }
+
+    /// <summary>
+    /// ECC secret sharing (Part 1 Annex C.6.1): an ephemeral key pair on the EK's curve, Z = x(d_e · Q_EK),
+    /// seed = KDFe(Z, "IDENTITY", x(Q_e), x(Q_EK)); the encrypted secret is the marshalled TPMS_ECC_POINT Q_e.
+    /// </summary>
+    private static (byte[] Seed, byte[] EncryptedSecret) EcdhSeed(TpmPublic ek)
+    {
+        ECParameters ekParameters = ek.ToEcParameters();
+        using ECDiffieHellman ephemeral = ECDiffieHellman.Create(ekParameters.Curve);
+        using ECDiffieHellman peer = ECDiffieHellman.Create(ekParameters);
+        byte[] z = ephemeral.DeriveRawSecretAgreement(peer.PublicKey);
+        ECParameters e = ephemeral.ExportParameters(false);
+        byte[] seed = KdfE(z, IdentityLabel, e.Q.X!, ekParameters.Q.X!, SHA256.HashSizeInBits);
+        byte[] point = new byte[4 + e.Q.X!.Length + e.Q.Y!.Length];
+        BinaryPrimitives.WriteUInt16BigEndian(point, (ushort)e.Q.X.Length);
+        e.Q.X.CopyTo(point, 2);
+        BinaryPrimitives.WriteUInt16BigEndian(point.AsSpan(2 + e.Q.X.Length), (ushort)e.Q.Y.Length);
+        e.Q.Y.CopyTo(point, 4 + e.Q.X.Length);
+        CryptographicOperations.ZeroMemory(z);
+        return (seed, point);
+    }
+
+    /// <summary>KDFe with SHA-256 (Part 1 §11.4.10.3): counter-mode hash over <c>i || Z || label || partyU || partyV</c>.</summary>
+    public static byte[] KdfE(ReadOnlySpan<byte> z, ReadOnlySpan<byte> labelWithZero, ReadOnlySpan<byte> partyU, ReadOnlySpan<byte> partyV, int bits)
+    {
+        int bytes = (bits + 7) / 8;
+        byte[] output = new byte[bytes];
+        byte[] input = new byte[4 + z.Length + labelWithZero.Length + partyU.Length + partyV.Length];
+        int offset = 4;
+        z.CopyTo(input.AsSpan(offset)); offset += z.Length;
+        labelWithZero.CopyTo(input.AsSpan(offset)); offset += labelWithZero.Length;
+        partyU.CopyTo(input.AsSpan(offset)); offset += partyU.Length;
+        partyV.CopyTo(input.AsSpan(offset));
+        Span<byte> block = stackalloc byte[SHA256.HashSizeInBytes];
+        int written = 0;
+        for (uint counter = 1; written < bytes; counter++)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(input, counter);
+            SHA256.HashData(input, block);
+            int n = Math.Min(block.Length, bytes - written);
+            block[..n].CopyTo(output.AsSpan(written));
+            written += n;
+        }
+
+        return output;
     }
 
     /// <summary>KDFa with SHA-256 (Part 1 §11.4.10.2): counter-mode HMAC over <c>i || label || contextU || contextV || bits</c>.</summary>

@@ -3,7 +3,6 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Security.Cryptography;
-using System.Security.Cryptography.Pkcs;
 using System.Security.Cryptography.X509Certificates;
 using Tyche.Attestation.Reports;
 using Tyche.Attestation.Tpm;
@@ -92,56 +91,15 @@ public static class AttestationVerifier
             $"monitor image digest {Convert.ToHexString(imageDigest)} is not a reference value");
 
         // 4. The CMS signature and its signer.
-        SignedCms cms = new();
-        X509Certificate2? signerCert;
-        try
+        if (!VerifySignedReport(evidence.SignedReport, keyDigest, result, out AttestationReport? report) || report is null)
         {
-            cms.Decode(evidence.SignedReport);
-            if (cms.SignerInfos.Count != 1) throw new CryptographicException($"{cms.SignerInfos.Count} signers; exactly one is required");
-            SignerInfo signer = cms.SignerInfos[0];
-            signerCert = signer.Certificate ?? throw new CryptographicException("the signer certificate is not included");
-            signer.CheckSignature(verifySignatureOnly: true);
-            if (!CmsProfile.Check(evidence.SignedReport, signerCert, out string profileError)) throw new CryptographicException(profileError);
-            result.Pass(VerificationCheck.CmsSignature, "CMS SignedData signature verifies with the included signer certificate");
-        }
-        catch (CryptographicException ex)
-        {
-            result.Fail(VerificationCheck.CmsSignature, "CMS SignedData does not verify: " + ex.Message);
-            NotEvaluatedFrom(result, VerificationCheck.KeyBinding, "the report signature is not valid");
             return result;
         }
 
-        // 5. The signer's key is the one the TPM measured (key binding) and the certificate allows signing.
-        byte[] signerSpki = signerCert.PublicKey.ExportSubjectPublicKeyInfo();
-        bool bound = result.Record(VerificationCheck.KeyBinding, SHA256.HashData(signerSpki).AsSpan().SequenceEqual(keyDigest),
-            "the report signer's key is the monitor key measured into the quoted PCR",
-            "the report signer's key is not the key measured by the TPM");
-        X509KeyUsageExtension? usage = signerCert.Extensions.OfType<X509KeyUsageExtension>().FirstOrDefault();
-        bool usageOk = usage is null || (usage.KeyUsages & X509KeyUsageFlags.DigitalSignature) != 0;
-        using ECDsa? signerEc = signerCert.GetECDsaPublicKey();
-        bool keyTypeOk = signerEc is not null && signerEc.KeySize >= 256;
-        ok &= bound & result.Record(VerificationCheck.CertificateKey, usageOk && keyTypeOk,
-            "signer certificate carries an ECDSA P-256+ key with digitalSignature usage",
-            "signer certificate key type or key usage does not allow report signing");
-        if (!bound)
-        {
-            NotEvaluatedFrom(result, VerificationCheck.ReportDecode, "the report is not bound to the TPM evidence");
-            return result;
-        }
-
-        // 6. The report.
-        if (!AttestationReport.TryDecode(cms.ContentInfo.Content, out AttestationReport? report, out _, out ReportDecodeError decodeError))
-        {
-            result.Fail(VerificationCheck.ReportDecode, $"the signed content is not a valid report: {decodeError}");
-            NotEvaluatedFrom(result, VerificationCheck.ReportNonce, "the report could not be decoded");
-            return result;
-        }
-
-        result.Pass(VerificationCheck.ReportDecode, $"canonical CBOR report v{report!.Version}, {report.Kind}, {report.Domains.Length} domain(s)");
-        ok &= result.Record(VerificationCheck.ReportNonce, nonce.Length > 0 && CryptographicOperations.FixedTimeEquals(report.Nonce, nonce),
+        ok &= result.Record(VerificationCheck.ReportNonce, nonce.Length > 0 && CryptographicOperations.FixedTimeEquals(report!.Nonce, nonce),
             "the report carries the verifier's nonce", "the report's nonce differs from the verifier's nonce");
         ok &= result.Record(VerificationCheck.MonitorIdentity,
-            report.Monitor.ImageDigest.AsSpan().SequenceEqual(imageDigest) && report.Monitor.KeyDigest.AsSpan().SequenceEqual(keyDigest) && report.Monitor.Pcr == policy.MonitorPcr,
+            report!.Monitor.ImageDigest.AsSpan().SequenceEqual(imageDigest) && report!.Monitor.KeyDigest.AsSpan().SequenceEqual(keyDigest) && report!.Monitor.Pcr == policy.MonitorPcr,
             "the report names the measured monitor image, key and PCR", "the report's monitor identity differs from the TPM measurements");
 
         // 7. Measurements and policy clauses.
@@ -160,6 +118,59 @@ public static class AttestationVerifier
 
         _ = ok;
         return result;
+    }
+
+    /// <summary>
+    /// Verifies a signed report on its own: strict CMS profile and ECDSA signature, key binding to
+    /// <paramref name="measuredKeyDigest"/> (SHA-256 of the monitor key's SubjectPublicKeyInfo as measured by the TPM),
+    /// the certificate (self-signature, key type, key usage), and canonical decoding. Records CmsSignature,
+    /// KeyBinding, CertificateKey and ReportDecode. Validated signer certificates are cached by their SHA-256.
+    /// </summary>
+    public static bool VerifySignedReport(byte[] signedReport, ReadOnlySpan<byte> measuredKeyDigest, VerificationResult result, out AttestationReport? report)
+    {
+        ArgumentNullException.ThrowIfNull(signedReport);
+        ArgumentNullException.ThrowIfNull(result);
+        report = null;
+        if (!CmsProfile.TryParse(signedReport, out ParsedSignedReport cms, out string reason) || !SignerCache.TryGet(cms.Certificate, out SignerCache.Entry? signer, out reason))
+        {
+            result.Fail(VerificationCheck.CmsSignature, "CMS SignedData does not verify: " + reason);
+            NotEvaluatedFrom(result, VerificationCheck.KeyBinding, "the report signature is not valid");
+            return false;
+        }
+
+        bool sidOk = cms.Issuer.Span.SequenceEqual(signer!.Issuer) && cms.Serial.Span.SequenceEqual(signer.Serial);
+        if (!sidOk || !signer.Verify(cms.Content.Span, cms.Signature.Span))
+        {
+            result.Fail(VerificationCheck.CmsSignature, sidOk ? "CMS SignedData does not verify: the ECDSA signature over the report is invalid"
+                : "CMS SignedData does not verify: the signer identifier does not name the included certificate");
+            NotEvaluatedFrom(result, VerificationCheck.KeyBinding, "the report signature is not valid");
+            return false;
+        }
+
+        result.Pass(VerificationCheck.CmsSignature, "CMS SignedData (strict profile) signature verifies with the included signer certificate");
+
+        // The signer's key is the one the TPM measured (key binding) and the certificate allows signing.
+        bool bound = result.Record(VerificationCheck.KeyBinding, CryptographicOperations.FixedTimeEquals(signer.KeyDigest, measuredKeyDigest),
+            "the report signer's key is the monitor key measured into the quoted PCR",
+            "the report signer's key is not the key measured by the TPM");
+        bool certOk = result.Record(VerificationCheck.CertificateKey, signer.CertificateOk,
+            "signer certificate: valid self-signature, ECDSA P-256 key, digitalSignature usage",
+            signer.CertificateProblem);
+        if (!bound)
+        {
+            NotEvaluatedFrom(result, VerificationCheck.ReportDecode, "the report is not bound to the TPM evidence");
+            return false;
+        }
+
+        if (!AttestationReport.TryDecode(cms.Content.Span, out report, out _, out ReportDecodeError decodeError))
+        {
+            result.Fail(VerificationCheck.ReportDecode, $"the signed content is not a valid report: {decodeError}");
+            NotEvaluatedFrom(result, VerificationCheck.ReportNonce, "the report could not be decoded");
+            return false;
+        }
+
+        result.Pass(VerificationCheck.ReportDecode, $"canonical CBOR report v{report!.Version}, {report.Kind}, {report.Domains.Length} domain(s)");
+        return certOk;
     }
 
     private static bool CheckDomain(DomainPolicy dp, ReportedDomain d, string subject, VerificationResult result)

@@ -93,6 +93,23 @@ public sealed class EndToEndTests : IClassFixture<SwtpmFixture>
         using World w = Attest();
         VerificationResult r = AttestationVerifier.Verify(w.Evidence, w.Trust, w.Nonce, w.Policy);
         Assert.True(r.IsTrusted, r.ToString());
+
+        // The evidence survives its wire encoding byte for byte, and the decoded copy verifies too.
+        byte[] wire = EvidenceCodec.Encode(w.Evidence);
+        Assert.True(EvidenceCodec.TryDecode(wire, out AttestationEvidence? decoded, out int consumed));
+        Assert.Equal(wire.Length, consumed);
+        Assert.Equal(wire, EvidenceCodec.Encode(decoded!));
+        Assert.True(AttestationVerifier.Verify(decoded!, w.Trust, w.Nonce, w.Policy).IsTrusted);
+        for (int i = 0; i < wire.Length; i += 7)
+        {
+            byte[] m = (byte[])wire.Clone();
+            m[i] ^= 0x5A;
+            if (EvidenceCodec.TryDecode(m, out AttestationEvidence? e, out _))
+            {
+                Assert.False(AttestationVerifier.Verify(e!, w.Trust, w.Nonce, w.Policy).IsTrusted);
+            }
+        }
+
         VerificationCheck[] expected =
         [
             VerificationCheck.AttestationKeyTrust, VerificationCheck.AttestationKeyAttributes, VerificationCheck.TpmSignature,

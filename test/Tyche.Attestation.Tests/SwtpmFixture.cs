@@ -20,6 +20,8 @@ public sealed class SwtpmFixture : IDisposable
 {
     // swtpm control channel (swtpm_ioctl protocol, tpm_ioctl.h): CMD_SHUTDOWN.
     private const uint ControlShutdown = 3;
+    // swtpm control channel: CMD_INIT (simulated power cycle / TPM_Init).
+    private const uint ControlInit = 2;
 
     private readonly Process? _process;
 
@@ -105,6 +107,20 @@ public sealed class SwtpmFixture : IDisposable
         var tpm = new Tpm2(StreamTpmTransport.ConnectTcp("127.0.0.1", Port, framing));
         tpm.Startup();
         return tpm;
+    }
+
+    /// <summary>Simulated power cycle through the swtpm control channel (CMD_INIT, tpm_ioctl.h), then TPM2_Startup.</summary>
+    public void PowerCycle()
+    {
+        using var c = new TcpClient();
+        c.Connect(IPAddress.Loopback, ControlPort);
+        Span<byte> cmd = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt32BigEndian(cmd, ControlInit);
+        BinaryPrimitives.WriteUInt32BigEndian(cmd[4..], 0); // init flags 0: do not keep volatile state (a real power cycle)
+        c.GetStream().Write(cmd);
+        Span<byte> result = stackalloc byte[4];
+        c.GetStream().ReadExactly(result);
+        if (BinaryPrimitives.ReadUInt32BigEndian(result) != 0) throw new InvalidOperationException("swtpm CMD_INIT failed");
     }
 
     public X509Certificate2 LoadRoot() => X509CertificateLoader.LoadCertificateFromFile(CaRootCertificatePath);
@@ -201,6 +217,8 @@ public sealed class SecondSwtpmFixture : IDisposable
     public SecondSwtpmFixture() => Tpm = new SwtpmFixture(manufacture: true);
 
     public SwtpmFixture Tpm { get; }
+
+    public bool Available => Tpm.Available;
 
     public void Dispose() => Tpm.Dispose();
 }

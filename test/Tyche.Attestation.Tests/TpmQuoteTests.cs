@@ -304,4 +304,78 @@ public sealed class TpmQuoteTests : IClassFixture<SwtpmFixture>, IClassFixture<S
             other.FlushContext(akB.Handle);
         }
     }
+
+    [Fact]
+    public void Standard_ecc_ek_template_creates_a_p256_restricted_decryption_key()
+    {
+        if (!_swtpm.Available) return;
+        using Tpm2 tpm = _swtpm.Connect();
+        TpmObject ek = tpm.CreatePrimary(TpmHandles.Endorsement, TpmTemplates.EndorsementKeyEccP256());
+        try
+        {
+            Assert.Equal(TpmAlgorithm.Ecc, ek.Public.Type);
+            Assert.Equal(TpmEccCurve.NistP256, ek.Public.Curve);
+            Assert.Equal(TpmTemplates.EndorsementKeyAttributes, ek.Public.Attributes);
+            Assert.Equal(TpmTemplates.EndorsementPolicySha256.ToArray(), ek.Public.AuthPolicy.ToArray());
+            Assert.False(ek.Public.IsRestrictedSigningKey);
+            using ECDsa key = ek.Public.CreateECDsa();
+            Assert.Equal(256, key.KeySize);
+        }
+        finally
+        {
+            tpm.FlushContext(ek.Handle);
+        }
+    }
+
+    [Fact]
+    public void Power_cycle_resets_the_monitor_pcr_increments_reset_count_and_keeps_the_ak_name()
+    {
+        if (!_other.Available) return;
+        QuoteSetup before;
+        using (Tpm2 tpm = _other.Connect())
+        {
+            before = MakeQuote(tpm, KeyKind.Ecc);
+            tpm.Shutdown(); // orderly, so the clock stays "safe" and no DA lockout builds up
+        }
+
+        Assert.True(TpmsAttest.TryDecode(before.Quote.Attest, out TpmsAttest? a1, out _));
+        _other.PowerCycle();
+        using (Tpm2 tpm = _other.Connect())
+        {
+            Assert.Equal(new byte[32], tpm.PcrRead(PcrBankSelection.Of(TpmAlgorithm.Sha256, Pcr))[Pcr]);
+            QuoteSetup after = MakeQuote(tpm, KeyKind.Ecc);
+            Assert.Equal(before.Ak.Name, after.Ak.Name); // primaries are derived from the hierarchy seed
+            Assert.True(TpmsAttest.TryDecode(after.Quote.Attest, out TpmsAttest? a2, out _));
+            Assert.Equal(a1!.ClockInfo.ResetCount + 1, a2!.ClockInfo.ResetCount);
+            Assert.True(Verify(after).IsTrusted);
+            // The pre-reboot quote is still a valid signature but is bound to the old nonce.
+            Assert.True(Verify(before, nonce: after.Nonce).HasFailed(VerificationCheck.Nonce));
+        }
+    }
+
+    [Fact]
+    public void Credential_made_for_an_ecc_ek_is_activated_by_the_tpm_and_a_wrong_name_is_refused()
+    {
+        if (!_swtpm.Available) return;
+        using Tpm2 tpm = _swtpm.Connect();
+        TpmObject ek = tpm.CreatePrimary(TpmHandles.Endorsement, TpmTemplates.EndorsementKeyEccP256());
+        TpmObject ak = tpm.CreatePrimary(TpmHandles.Endorsement, TpmTemplates.AttestationKeyEccP256());
+        try
+        {
+            byte[] secret = RandomNumberGenerator.GetBytes(32);
+            CredentialChallenge c = TpmCredential.Make(ek.Public, ak.Name, secret);
+            Assert.Equal(secret, tpm.ActivateCredential(ak.Handle, ek.Handle, c.CredentialBlob, c.EncryptedSecret));
+
+            byte[] otherName = (byte[])ak.Name.Clone();
+            otherName[^1] ^= 1;
+            CredentialChallenge wrong = TpmCredential.Make(ek.Public, otherName, secret);
+            var ex = Assert.Throws<TpmException>(() => tpm.ActivateCredential(ak.Handle, ek.Handle, wrong.CredentialBlob, wrong.EncryptedSecret));
+            Assert.Contains("TPM_RC_INTEGRITY", ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            tpm.FlushContext(ak.Handle);
+            tpm.FlushContext(ek.Handle);
+        }
+    }
 }
