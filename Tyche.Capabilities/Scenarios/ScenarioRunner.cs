@@ -20,6 +20,10 @@ namespace Tyche.Capabilities.Scenarios;
 /// <c>NAME = command …</c> binds the command's result (a domain handle or a local capability index) to NAME for later
 /// lines; <c>A B = share …</c> binds both results of the two-result commands. A failing command unbinds its names.
 /// </para>
+/// <para>
+/// An exception thrown by the engine (which only happens on a broken internal invariant, i.e. an engine bug) becomes
+/// an <c>err InternalError &lt;type&gt;: &lt;message&gt;</c> line; the engine's state after it is unspecified.
+/// </para>
 /// <para>This is a tool for the edge (CLI, tests, harnesses): unlike the engine it allocates freely.</para>
 /// </remarks>
 /// <example>
@@ -177,7 +181,18 @@ public sealed partial class ScenarioRunner
                 : $"'{name}' gives one value: bind one name");
         }
 
-        Outcome outcome = command.Handler(this, new Arguments(this, tokens, start + 1));
+        Outcome outcome;
+        try
+        {
+            outcome = command.Handler(this, new Arguments(this, tokens, start + 1));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The engine only throws on a broken internal invariant, i.e. a bug. The language promises a result line
+            // rather than a stack trace, so report it as one; the engine's state after it is unspecified.
+            outcome = Outcome.ErrText(string.Concat("InternalError ", e.GetType().Name, ": ", e.Message));
+        }
+
         if (names > 0)
         {
             Bind(tokens, names, outcome);

@@ -85,26 +85,16 @@ public sealed class ScenarioRunnerTests
     {
         ScenarioRunner runner = new();
         runner.Execute("d0 = create_manager_domain ALL");
-        bool bound = runner.BoundNames.Contains("d0");
+        runner.Execute("x = create_root_region d0 0 0x1000 RW");
 
-        ScenarioLine? capabilityAsDomain = runner.Execute("x = create_root_region d0 0 0x1000 RW");
         ScenarioLine? domainAsCapability = runner.Execute("revoke d0 d0");
+        ScenarioLine? capabilityAsDomain = runner.Execute("create_domain x");
 
-        if (bound)
-        {
-            Assert.NotNull(domainAsCapability);
-            Assert.Equal(ScenarioResultKind.Usage, domainAsCapability.Kind);
-            Assert.Contains("is a domain, not a capability", domainAsCapability.Value, StringComparison.Ordinal);
-        }
-
-        if (capabilityAsDomain is { Kind: ScenarioResultKind.Ok })
-        {
-            ScenarioLine? misuse = runner.Execute("create_domain x");
-            Assert.NotNull(misuse);
-            Assert.Contains("is a capability, not a domain", misuse.Value, StringComparison.Ordinal);
-        }
-
-        Assert.True(bound || capabilityAsDomain is not null);
+        Assert.NotNull(domainAsCapability);
+        Assert.Equal("revoke d0 d0 => usage 'd0' is a domain, not a capability", domainAsCapability.ToString());
+        Assert.NotNull(capabilityAsDomain);
+        Assert.Equal("create_domain x => usage 'x' is a capability, not a domain", capabilityAsDomain.ToString());
+        Assert.Equal(1, runner.Engine.DomainCount);
     }
 
     [Fact]
@@ -206,20 +196,104 @@ public sealed class ScenarioRunnerTests
             runner.Execute("r0 = create_root_region d0 0 0x10000 ALL");
             runner.Execute("m1 = create_domain d0");
             runner.Execute("d1 = get_domain_capa d0 m1");
+            InvariantViolation[] violations = new InvariantViolation[4];
             foreach (string line in script)
             {
                 ScenarioLine? result = runner.Execute(line);
+                int total = runner.Engine.CheckInvariants(violations);
+                Assert.True(total == 0, $"after '{line}': {total} invariant violation(s), first {violations[0]}");
                 string code = line.Split('#')[0].Trim();
                 bool hasTokens = code.Split(' ', StringSplitOptions.RemoveEmptyEntries).TakeWhile(t => t != "=>").Any();
                 Assert.Equal(hasTokens, result is not null);
                 if (result is not null)
                 {
                     Assert.DoesNotContain('\n', result.ToString());
+                    Assert.DoesNotContain("InternalError", result.Value, StringComparison.Ordinal);
                     Assert.Contains(" => ", result.ToString(), StringComparison.Ordinal);
                 }
             }
         }, iter: 300);
     }
+
+    [Fact]
+    public void Random_well_formed_scripts_keep_every_invariant()
+    {
+        // Commands drawn from the language's own syntax table, with plausible arguments, so that most lines reach the
+        // engine; after every line the invariant checker must be silent and no line may be an internal error.
+        string[] syntaxes = [.. ScenarioRunner.CommandSyntaxes.Where(s => !s.StartsWith("reset", StringComparison.Ordinal))];
+        string[] domainResults = ["create_manager_domain", "get_domain_capa", "device_owner", "manager", "running"];
+        string[] capabilityResults =
+        [
+            "create_domain", "create_io_domain", "create_root_region", "alias", "carve", "create_revoke_capa", "duplicate", "send",
+            "send_with_hash", "share", "grant", "seal", "create_switch", "create_root_device",
+        ];
+        Gen<string> line =
+            from syntax in Gen.OneOf(syntaxes)
+            from bind in Gen.Int[0, 5]
+            from values in Gen.Int[0, 1000].Array[8]
+            let name = syntax.Split(' ')[0]
+            let prefix = bind > 2 ? string.Empty
+                : domainResults.Contains(name) ? Pick(bind, "d1 = ", "d2 = ", "d2 = ")
+                : capabilityResults.Contains(name) ? Pick(bind, "x = ", "m = ", "x = ")
+                : string.Empty
+            select prefix + Fill(syntax, values);
+        int[] kinds = new int[3];
+        line.Array[1, 60].Sample(script =>
+        {
+            ScenarioRunner runner = new();
+            runner.RunScript("d0 = create_manager_domain ALL\nstart_domain_on_core d0 0\nr0 = create_root_region d0 0 0x10000 ALL\n"
+                + "m = create_domain d0\nd1 = get_domain_capa d0 m\n");
+            InvariantViolation[] violations = new InvariantViolation[4];
+            foreach (string command in script)
+            {
+                ScenarioLine result = runner.Execute(command) ?? throw new InvalidOperationException(command);
+                System.Threading.Interlocked.Increment(ref kinds[(int)result.Kind]);
+                Assert.DoesNotContain("InternalError", result.Value, StringComparison.Ordinal);
+                int total = runner.Engine.CheckInvariants(violations);
+                Assert.True(total == 0, $"after '{result}': {total} invariant violation(s), first {violations[0]}");
+            }
+        }, iter: 200);
+
+        // The generator must mostly reach the engine, and the engine must accept a fair share.
+        int total = kinds.Sum();
+        Assert.True(kinds[(int)ScenarioResultKind.Usage] * 3 < total, $"ok {kinds[0]}, err {kinds[1]}, usage {kinds[2]}");
+        Assert.True(kinds[(int)ScenarioResultKind.Ok] * 4 > total, $"ok {kinds[0]}, err {kinds[1]}, usage {kinds[2]}");
+    }
+
+    private static string Fill(string syntax, int[] values)
+    {
+        string[] words = syntax.Replace("[", string.Empty, StringComparison.Ordinal).Replace("]", string.Empty, StringComparison.Ordinal).Split(' ');
+        string[] parts = new string[words.Length];
+        parts[0] = words[0];
+        for (int i = 1; i < words.Length; i++)
+        {
+            int v = values[(i - 1) % values.Length] + i;
+            parts[i] = words[i] switch
+            {
+                "DOM" => Pick(v, "d0", "d0", "d1", "d2"),
+                "CAPA" or "TO" => Pick(v, "0", "1", "2", "3", "4", "r0", "m", "x"),
+                "START" => Pick(v, "0x0", "0x1000", "0x2000", "0x4000"),
+                "END" => Pick(v, "0x1000", "0x2000", "0x3000", "0x8000", "0x10000"),
+                "ADDR" => Pick(v, "0x0", "0x1800", "0x9000"),
+                "OPS" => Pick(v, "R", "RW", "RWXS", "ALL", "RWC", "RWXSHV", "NONE"),
+                "PERMS" => Pick(v, "ALL", "NONE", "SPAWN|SEND", "ALIAS|CARVE"),
+                "BITMAP" => Pick(v, "PERMISSION", "TRAP", "CORE"),
+                "VALUE" => Pick(v, "0", "1", "3", "ALL"),
+                "CORE" => Pick(v, "0", "1", "2"),
+                "BYTE" => Pick(v, "0", "0xab"),
+                "TRAP" or "INFO" => Pick(v, "1", "2", "0x10"),
+                "POLICY" => Pick(v, "ZERO", "FLUSH", "BOTH"),
+                "DEVICE" => Pick(v, "00:02.0", "00:03.1"),
+                _ => "0",
+            };
+        }
+
+        // Drop the optional trailing argument half of the time.
+        int count = syntax.Contains('[', StringComparison.Ordinal) && values[7] % 2 == 0 ? words.Length - 1 : words.Length;
+        return string.Join(' ', parts, 0, count);
+    }
+
+    private static string Pick(int value, params string[] choices) => choices[value % choices.Length];
 
     [Fact]
     public void Every_command_is_documented_in_the_language_reference()
