@@ -127,7 +127,7 @@ internal sealed class CliApplication
         }
 
         text.Append("\nRun 'tyche <command> --help' for a command's arguments.\n");
-        text.Append("Exit codes: 0 success, 64 bad command line, 66 input file cannot be read.\n");
+        text.Append("Exit codes: 0 success, 64 bad command line, 66 input file cannot be read; each command's --help lists the others.\n");
         return text.ToString();
     }
 }
