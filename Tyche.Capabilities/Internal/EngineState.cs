@@ -98,6 +98,8 @@ public sealed partial class CapabilityEngine
         public bool Confidential;
         public CleanupPolicy Policy;
         public bool HasHash;
+        public bool BeingRevoked;
+        public bool DeferredRevoke;
         public int FirstChild;
         public int LastChild;
         public int NextSibling;

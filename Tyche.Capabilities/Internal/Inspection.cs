@@ -181,13 +181,13 @@ public sealed partial class CapabilityEngine
             {
                 ulong s = _tracker[t].Start;
                 ulong e = _tracker[t].End;
-                if ((s > after || (inclusive && s == after)) && s < next)
+                if ((s > after || (inclusive && s == after)) && (!found || s < next))
                 {
                     next = s;
                     found = true;
                 }
 
-                if (e > after && e < next)
+                if (e > after && (!found || e < next))
                 {
                     next = e;
                     found = true;

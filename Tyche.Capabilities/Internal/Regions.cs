@@ -247,18 +247,43 @@ public sealed partial class CapabilityEngine
             return CapabilityError.OwnsRootRegion;
         }
 
+        if (_regions[r].BeingRevoked)
+        {
+            // Re-entered through a VITAL descendant that revoked this region's owner: the outer call finishes it.
+            return CapabilityError.Ok;
+        }
+
+        WRegion(r).BeingRevoked = true;
+        uint generation = _regions[r].Generation;
         while (_regions[r].FirstChild != NoSlot)
         {
-            CapabilityError ce = RevokeRegion(_regions[r].FirstChild);
+            int child = _regions[r].FirstChild;
+            if (_regions[child].BeingRevoked)
+            {
+                // A descendant's revocation (further up the call stack) re-entered here through VITAL: finish this
+                // region when that descendant is gone (see the end of this method).
+                WRegion(r).DeferredRevoke = true;
+                return CapabilityError.Ok;
+            }
+
+            CapabilityError ce = RevokeRegion(child);
             if (ce != CapabilityError.Ok)
             {
                 return ce;
             }
         }
 
+        if (!_regions[r].Live || _regions[r].Generation != generation)
+        {
+            return CapabilityError.Ok;
+        }
+
         UnlinkChild(r);
         RegionNode node = _regions[r];
-        CapabilityError e = Deactivate(node.Owner, node.Start, node.End, RightsOf(node.Ops));
+
+        // The owner may have been revoked (and its tracker freed) by a VITAL descendant during the loop above.
+        bool ownerLive = _domains[node.Owner].Live;
+        CapabilityError e = ownerLive ? Deactivate(node.Owner, node.Start, node.End, RightsOf(node.Ops)) : CapabilityError.Ok;
         if (e != CapabilityError.Ok)
         {
             return e;
@@ -267,15 +292,18 @@ public sealed partial class CapabilityEngine
         if (node.Kind == RegionCarve)
         {
             ref readonly RegionNode parent = ref _regions[node.Parent];
-            e = Activate(parent.Owner, node.Start, node.End, RightsOf(parent.Ops));
-            if (e != CapabilityError.Ok)
+            if (_domains[parent.Owner].Live)
             {
-                return e;
+                e = Activate(parent.Owner, node.Start, node.End, RightsOf(parent.Ops));
+                if (e != CapabilityError.Ok)
+                {
+                    return e;
+                }
             }
         }
 
         FreeRegion(r);
-        if ((node.Ops & MemoryOperations.Vital) != 0)
+        if ((node.Ops & MemoryOperations.Vital) != 0 && ownerLive)
         {
             e = RevokeDomainIndex(node.Owner);
             if (e != CapabilityError.Ok)
@@ -287,7 +315,19 @@ public sealed partial class CapabilityEngine
         if ((node.Ops & MemoryOperations.Cleanup) != 0
             && ((node.Ops & MemoryOperations.Write) != 0 || (node.Policy & CleanupPolicy.Flush) != 0))
         {
-            return Push(new Update(UpdateKind.Cleanup, DomainHandle.Invalid, start: node.Start, end: node.End, policy: node.Policy));
+            e = Push(new Update(UpdateKind.Cleanup, DomainHandle.Invalid, start: node.Start, end: node.End, policy: node.Policy));
+            if (e != CapabilityError.Ok)
+            {
+                return e;
+            }
+        }
+
+        if (_regions[node.Parent].Live && _regions[node.Parent].DeferredRevoke)
+        {
+            ref RegionNode parent = ref WRegion(node.Parent);
+            parent.DeferredRevoke = false;
+            parent.BeingRevoked = false;
+            return RevokeRegion(node.Parent);
         }
 
         return CapabilityError.Ok;
