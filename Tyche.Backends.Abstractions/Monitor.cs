@@ -105,22 +105,35 @@ public sealed class Monitor
         // Drain inside the transaction: a rollback puts the updates back in the queue exactly as they were.
         _updateCount = Engine.DrainUpdates(_updates);
         ReadOnlySpan<Update> updates = _updates.AsSpan(0, _updateCount);
-        foreach (IIsolationBackend backend in _backends)
+        try
         {
-            if (!backend.TryAdmit(_view, updates, out BackendRefusal refusal))
+            foreach (IIsolationBackend backend in _backends)
             {
-                return Refuse(refusal, applied: 0);
+                if (!backend.TryAdmit(_view, updates, out BackendRefusal refusal))
+                {
+                    return Refuse(refusal, applied: 0);
+                }
+            }
+
+            for (int i = 0; i < _backends.Length; i++)
+            {
+                int mark = Actions.Count;
+                if (!_backends[i].TryApply(_view, updates, Actions, out BackendRefusal refusal))
+                {
+                    Actions.Truncate(mark);
+                    return Refuse(refusal, applied: i);
+                }
             }
         }
-
-        for (int i = 0; i < _backends.Length; i++)
+        catch
         {
-            int mark = Actions.Count;
-            if (!_backends[i].TryApply(_view, updates, Actions, out BackendRefusal refusal))
+            // A backend bug must not leave the engine transaction open or tables half-written.
+            if (Engine.InTransaction)
             {
-                Actions.Truncate(mark);
-                return Refuse(refusal, applied: i);
+                Refuse(BackendRefusal.None, applied: _backends.Length);
             }
+
+            throw;
         }
 
         Engine.CommitTransaction();

@@ -17,6 +17,8 @@ public sealed class MonitorTests
 
         public bool FailApply { get; set; }
 
+        public bool ThrowInApply { get; set; }
+
         public int Applied { get; private set; }
 
         public int Committed { get; private set; }
@@ -35,6 +37,11 @@ public sealed class MonitorTests
 
         public bool TryApply(IEngineView engine, ReadOnlySpan<Update> updates, MonitorActionList actions, out BackendRefusal refusal)
         {
+            if (ThrowInApply)
+            {
+                throw new InvalidOperationException("backend bug");
+            }
+
             if (FailApply)
             {
                 actions.Add(MonitorAction.FenceOn(DomainHandle.Invalid, FenceKind.SfenceVma, 1));
@@ -106,6 +113,21 @@ public sealed class MonitorTests
         Rig.Ok(rig.Monitor.TryGrant(d0, r0, new AccessRights(0x1000, 3 * MiB2, MemoryOperations.Read), m1, out _, out _));
         Assert.True(scripted.Committed > 0);
         rig.CheckDomain(d0, new Random(7), 64, 80 * MiB2, "after grant");
+    }
+
+    [Fact]
+    public void ABackendThatThrowsLeavesNothingHalfDone()
+    {
+        var (rig, scripted, d0, r0, m1) = Setup();
+        string engine = rig.EngineSnapshot();
+        byte[] tables = rig.Memory.TableAreaBytes.ToArray();
+        int free = rig.Memory.FreeFrameCount;
+        scripted.ThrowInApply = true;
+        Assert.Throws<InvalidOperationException>(() => rig.Monitor.TryShare(d0, r0, new AccessRights(0x1000, 0x3000, MemoryOperations.Read), m1, out _, out _));
+        Assert.False(rig.Engine.InTransaction);
+        AssertUnchanged(rig, engine, tables, free);
+        scripted.ThrowInApply = false;
+        Rig.Ok(rig.Monitor.TryShare(d0, r0, new AccessRights(0x1000, 0x3000, MemoryOperations.Read), m1, out _, out _));
     }
 
     [Fact]
