@@ -114,4 +114,33 @@ public sealed class QemuPmpTests(ITestOutputHelper output)
         Assert.Equal(16, run.EntryCount);
         Assert.Equal(0, run.Granularity);
     }
+
+    [Fact]
+    public void Qemu_accepts_the_reserved_write_only_encoding_so_the_library_never_emits_it()
+    {
+        if (!QemuHarness.TryGetTools(PmpXlen.Rv64, output, out string gcc, out string qemu))
+        {
+            return;
+        }
+
+        // The compiler narrows W-without-R to nothing ...
+        var compiler = new PmpCompiler(new PmpHartOptions());
+        PmpImage image = compiler.CreateImage();
+        Assert.True(compiler.Compile([Ranges.P(QemuHarness.StubPage, QemuHarness.StubPage + 0x1000, "RX"), Ranges.P(0x8040_0000, 0x8040_1000, "W")], image).IsOk);
+        Assert.Equal(1, image.ActiveEntryCount);
+
+        // ... because QEMU 7.2 takes the reserved R=0, W=1 byte as written and grants write-only (notes/hw-validation.md);
+        // hardware may do anything, so only the library can keep it out.
+        PmpImage reserved = compiler.CreateImage();
+        image.CopyTo(reserved);
+        reserved.SetEntry(1, PmpEncoding.EncodeNapot(0x8040_0000, 0x1000), PmpConfigBits.AddressNapot | PmpConfigBits.Write);
+        Probe write = new(0x8040_0008, AccessKind.Write, PrivilegeMode.User, 8);
+        Probe read = new(0x8040_0008, AccessKind.Read, PrivilegeMode.User, 8);
+        HarnessRun run = QemuHarness.Boot(qemu, QemuHarness.Build(gcc, PmpXlen.Rv64), [new HarnessTable(image, [write, read]), new HarnessTable(reserved, [write, read])], 16);
+        Assert.False(run.Probes[(0, 0)].Allowed);
+        Assert.False(run.Probes[(0, 1)].Allowed);
+        Assert.True(run.Probes[(1, 0)].Allowed);
+        Assert.False(run.Probes[(1, 1)].Allowed);
+        Assert.Equal((ulong)(PmpConfigBits.AddressNapot | PmpConfigBits.Write) << 8 | (ulong)image.GetConfig(0), run.Configs[(1, 0)]);
+    }
 }
