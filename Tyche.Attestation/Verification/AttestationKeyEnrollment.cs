@@ -72,11 +72,26 @@ public sealed class AttestationKeyEnrollment
         return new AttestationKeyEnrollment(endorsementKey, attestationKey, secret, challenge);
     }
 
+    /// <summary>Whether <see cref="Complete"/> succeeded.</summary>
+    public bool IsEnrolled { get; private set; }
+
+    /// <summary>
+    /// The trust anchors for <see cref="AttestationVerifier"/> after a successful enrolment: the AK and its qualified
+    /// name as a primary key of <paramref name="hierarchy"/> (the endorsement hierarchy for AKs made by
+    /// <see cref="TpmTemplates"/>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The enrolment has not completed successfully.</exception>
+    public VerifierTrustAnchors ToTrustAnchors(uint hierarchy = TpmHandles.Endorsement)
+    {
+        if (!IsEnrolled) throw new InvalidOperationException("The attestation key is not enrolled: Complete did not succeed.");
+        return new VerifierTrustAnchors(_attestationKey, _attestationKey.ComputeQualifiedNameAsPrimary(hierarchy));
+    }
+
     /// <summary>Checks the secret the attester's TPM returned from TPM2_ActivateCredential.</summary>
     public bool Complete(ReadOnlySpan<byte> activatedSecret, VerificationResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
-        return result.Record(VerificationCheck.CredentialActivation, CryptographicOperations.FixedTimeEquals(activatedSecret, _expected),
+        return IsEnrolled = result.Record(VerificationCheck.CredentialActivation, CryptographicOperations.FixedTimeEquals(activatedSecret, _expected),
             "the TPM holding the certified EK activated the credential for this AK Name",
             "the activated secret is wrong: the AK is not in the TPM of this EK");
     }

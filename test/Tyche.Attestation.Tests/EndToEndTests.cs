@@ -53,7 +53,7 @@ public sealed class EndToEndTests : IClassFixture<SwtpmFixture>
             var enrolment = new VerificationResult();
             AttestationKeyEnrollment e = AttestationKeyEnrollment.Begin(ekCert, [root], [issuer], ek.Public, ak.Public, enrolment)!;
             Assert.True(e.Complete(tpm.ActivateCredential(ak.Handle, ek.Handle, e.Challenge.CredentialBlob, e.Challenge.EncryptedSecret), enrolment));
-            var trust = new VerifierTrustAnchors(ak.Public, ak.Public.ComputeQualifiedNameAsPrimary(TpmHandles.Endorsement));
+            VerifierTrustAnchors trust = e.ToTrustAnchors();
 
             // Attester: measured launch of the monitor and its freshly generated key.
             MonitorAttestationKey monitorKey = MonitorAttestationKey.Generate();

@@ -286,6 +286,8 @@ public sealed class TpmQuoteTests : IClassFixture<SwtpmFixture>, IClassFixture<S
             var ex = Assert.Throws<TpmException>(() => other.ActivateCredential(akB.Handle, ekB.Handle, enrol.Challenge.CredentialBlob, enrol.Challenge.EncryptedSecret));
             Assert.Equal(TpmCommandCode.ActivateCredential, ex.Command);
             Assert.False(enrol.Complete(RandomNumberGenerator.GetBytes(32), result));
+            Assert.False(enrol.IsEnrolled);
+            Assert.Throws<InvalidOperationException>(() => enrol.ToTrustAnchors());
             Assert.True(result.HasFailed(VerificationCheck.CredentialActivation));
 
             // Claiming TPM A's certificate for TPM B's EK public area fails the certificate check.
