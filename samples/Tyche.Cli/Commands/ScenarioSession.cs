@@ -68,21 +68,13 @@ internal sealed class ScenarioSession
             }
         }
 
-        return true;
-    }
-
-    /// <summary>Runs a script held in a string (tests, samples).</summary>
-    /// <param name="script">The script.</param>
-    /// <returns>The session.</returns>
-    public static ScenarioSession FromScript(string script)
-    {
-        ScenarioSession session = new(new ScenarioRunner());
-        foreach (string line in script.Split('\n'))
+        if (session.Failures.Count > 0)
         {
-            session.Execute(line.TrimEnd('\r'));
+            // The state is still drawn/dumped, but a script that did not do what its author meant should not go unnoticed.
+            console.Error.WriteLine($"tyche {command}: note: {session.Failures.Count} script line(s) did not succeed; the first: {session.Failures[0]}");
         }
 
-        return session;
+        return true;
     }
 
     /// <summary>Resolves a domain named by the script (<c>d1</c>) or written as a handle (<c>H(1, gen 0)</c>, <c>1</c> for slot 1).</summary>
