@@ -152,8 +152,24 @@ public sealed class PackageTests : IDisposable
         }
 
         using ZipArchive symbols = ZipFile.OpenRead(snupkg);
-        Assert.NotNull(symbols.GetEntry($"lib/net10.0/{id}.pdb"));
+        ZipArchiveEntry pdb = symbols.GetEntry($"lib/net10.0/{id}.pdb") ?? throw new InvalidDataException($"{id}: no PDB in the symbols package.");
+        if (s_originUrl.Value is { } origin && origin.StartsWith("https://github.com/", StringComparison.Ordinal))
+        {
+            // The SDK's SourceLink maps documents to raw.githubusercontent.com at the built commit.
+            using Stream stream = pdb.Open();
+            using MemoryStream bytes = new();
+            stream.CopyTo(bytes);
+            string text = System.Text.Encoding.UTF8.GetString(bytes.ToArray());
+            Assert.Contains("{\"documents\":{", text, StringComparison.Ordinal);
+            Assert.Contains("https://raw.githubusercontent.com/", text, StringComparison.Ordinal);
+        }
     }
+
+    private static readonly Lazy<string?> s_originUrl = new(() =>
+    {
+        ProcessResult git = ProcessRunner.Run("git", ["remote", "get-url", "origin"]);
+        return git.ExitCode == 0 ? git.StandardOutput.Trim() : null;
+    });
 
     private static byte[] PackedAssembly(string feed, string id, string version)
     {
