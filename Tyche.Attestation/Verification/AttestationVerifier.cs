@@ -56,13 +56,17 @@ public static class AttestationVerifier
 
         // 2. The quote.
         PcrBankSelection selection = PcrBankSelection.Of(TpmAlgorithm.Sha256, policy.MonitorPcr);
-        using (var quoteVerifier = new QuoteVerifier(trust.AttestationKey, trust.QualifiedName))
+        QuoteVerifier quoteVerifier = QuoteVerifiers.Get(trust);
+        bool quoteOk;
+        lock (quoteVerifier)
         {
-            if (!quoteVerifier.Verify(evidence.Quote, nonce, selection, evidence.PcrValues, result, out _))
-            {
-                NotEvaluatedFrom(result, VerificationCheck.LogReplay, "the TPM quote did not verify");
-                return result;
-            }
+            quoteOk = quoteVerifier.Verify(evidence.Quote, nonce, selection, evidence.PcrValues, result, out _);
+        }
+
+        if (!quoteOk)
+        {
+            NotEvaluatedFrom(result, VerificationCheck.LogReplay, "the TPM quote did not verify");
+            return result;
         }
 
         // 3. Event log replay: exactly the monitor image then the monitor key, into the monitor PCR.
@@ -230,6 +234,21 @@ public static class AttestationVerifier
         }
 
         return ok;
+    }
+
+    /// <summary>Imported attestation keys, so that repeated verifications of one attester skip the key import. Bounded.</summary>
+    private static class QuoteVerifiers
+    {
+        private const int Capacity = 256;
+        private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, QuoteVerifier> Cache = new();
+
+        public static QuoteVerifier Get(VerifierTrustAnchors trust)
+        {
+            string id = Convert.ToHexString(SHA256.HashData(trust.AttestationKey.Raw)) + Convert.ToHexString(trust.QualifiedName);
+            if (Cache.TryGetValue(id, out QuoteVerifier? v)) return v;
+            if (Cache.Count >= Capacity) Cache.Clear(); // evicted verifiers are left to the GC: another thread may still use one
+            return Cache.GetOrAdd(id, _ => new QuoteVerifier(trust.AttestationKey, trust.QualifiedName));
+        }
     }
 
     private static readonly VerificationCheck[] ChainOrder =

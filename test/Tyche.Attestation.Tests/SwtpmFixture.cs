@@ -39,52 +39,61 @@ public sealed class SwtpmFixture : IDisposable
         }
 
         Available = true;
-        Directory = Path.Combine(Path.GetTempPath(), "tyche-swtpm-" + Guid.NewGuid().ToString("N")[..12]);
-        string state = Path.Combine(Directory, "state");
-        string ca = Path.Combine(Directory, "ca");
-        System.IO.Directory.CreateDirectory(state);
-        System.IO.Directory.CreateDirectory(ca);
-        File.WriteAllText(Path.Combine(Directory, "localca.conf"),
-            $"statedir = {ca}\nsigningkey = {ca}/signkey.pem\nissuercert = {ca}/issuercert.pem\ncertserial = {ca}/certserial\n");
-        File.WriteAllText(Path.Combine(Directory, "localca.options"), "--platform-manufacturer Tyche\n--platform-version 2.1\n--platform-model Test\n");
-        File.WriteAllText(Path.Combine(Directory, "setup.conf"),
-            $"create_certs_tool = {ExternalTools.Find("swtpm_localca")}\ncreate_certs_tool_config = {Directory}/localca.conf\ncreate_certs_tool_options = {Directory}/localca.options\nactive_pcr_banks = sha256\n");
-        if (manufacture)
+        try
         {
-            (int rc, string output) = ExternalTools.Run("swtpm_setup",
-                $"--tpm2 --tpmstate {state} --create-ek-cert --create-platform-cert --config {Directory}/setup.conf --overwrite");
-            if (rc != 0) throw new InvalidOperationException("swtpm_setup failed: " + output);
+            Directory = Path.Combine(Path.GetTempPath(), "tyche-swtpm-" + Guid.NewGuid().ToString("N")[..12]);
+            string state = Path.Combine(Directory, "state");
+            string ca = Path.Combine(Directory, "ca");
+            System.IO.Directory.CreateDirectory(state);
+            System.IO.Directory.CreateDirectory(ca);
+            File.WriteAllText(Path.Combine(Directory, "localca.conf"),
+                $"statedir = {ca}\nsigningkey = {ca}/signkey.pem\nissuercert = {ca}/issuercert.pem\ncertserial = {ca}/certserial\n");
+            File.WriteAllText(Path.Combine(Directory, "localca.options"), "--platform-manufacturer Tyche\n--platform-version 2.1\n--platform-model Test\n");
+            File.WriteAllText(Path.Combine(Directory, "setup.conf"),
+                $"create_certs_tool = {ExternalTools.Find("swtpm_localca")}\ncreate_certs_tool_config = {Directory}/localca.conf\ncreate_certs_tool_options = {Directory}/localca.options\nactive_pcr_banks = sha256\n");
+            if (manufacture)
+            {
+                (int rc, string output) = ExternalTools.Run("swtpm_setup",
+                    $"--tpm2 --tpmstate {state} --create-ek-cert --create-platform-cert --config {Directory}/setup.conf --overwrite");
+                if (rc != 0) throw new InvalidOperationException("swtpm_setup failed: " + output);
+            }
+
+            CaRootCertificatePath = Path.Combine(ca, "swtpm-localca-rootca-cert.pem");
+            CaIssuerCertificatePath = Path.Combine(ca, "issuercert.pem");
+
+            for (int attempt = 0; attempt < 20 && _process is null; attempt++)
+            {
+                (int port, int ctrl) = FreePortPair();
+                var psi = new ProcessStartInfo(ExternalTools.Find("swtpm")!,
+                    $"socket --tpm2 --server type=tcp,port={port},bindaddr=127.0.0.1 --ctrl type=tcp,port={ctrl},bindaddr=127.0.0.1 " +
+                    $"--tpmstate dir={state} --flags not-need-init,startup-clear --log file={Directory}/swtpm.log")
+                {
+                    UseShellExecute = false,
+                    RedirectStandardError = true,
+                    RedirectStandardOutput = true,
+                };
+                Process p = Process.Start(psi)!;
+                if (WaitListening(port, p))
+                {
+                    _process = p;
+                    Port = port;
+                    ControlPort = ctrl;
+                }
+                else
+                {
+                    if (!p.HasExited) p.Kill();
+                    p.Dispose();
+                }
+            }
+
+            if (_process is null) throw new InvalidOperationException("swtpm did not start on any free port pair");
         }
-
-        CaRootCertificatePath = Path.Combine(ca, "swtpm-localca-rootca-cert.pem");
-        CaIssuerCertificatePath = Path.Combine(ca, "issuercert.pem");
-
-        for (int attempt = 0; attempt < 20 && _process is null; attempt++)
+        catch
         {
-            (int port, int ctrl) = FreePortPair();
-            var psi = new ProcessStartInfo(ExternalTools.Find("swtpm")!,
-                $"socket --tpm2 --server type=tcp,port={port},bindaddr=127.0.0.1 --ctrl type=tcp,port={ctrl},bindaddr=127.0.0.1 " +
-                $"--tpmstate dir={state} --flags not-need-init,startup-clear --log file={Directory}/swtpm.log")
-            {
-                UseShellExecute = false,
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-            };
-            Process p = Process.Start(psi)!;
-            if (WaitListening(port, p))
-            {
-                _process = p;
-                Port = port;
-                ControlPort = ctrl;
-            }
-            else
-            {
-                if (!p.HasExited) p.Kill();
-                p.Dispose();
-            }
+            // xUnit does not dispose a fixture whose constructor threw: remove the state directory here.
+            if (System.IO.Directory.Exists(Directory)) System.IO.Directory.Delete(Directory, recursive: true);
+            throw;
         }
-
-        if (_process is null) throw new InvalidOperationException("swtpm did not start on any free port pair");
     }
 
     public bool Available { get; }
