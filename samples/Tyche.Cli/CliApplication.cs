@@ -50,7 +50,11 @@ internal sealed class CliApplication
 
     /// <summary>The tool with every built-in command registered. New subcommands are added here.</summary>
     public static CliApplication CreateDefault() => new CliApplication()
-        .Add(new RunCommand());
+        .Add(new RunCommand())
+        .Add(new RenderCommand())
+        .Add(new PmpCommand())
+        .Add(new EptCommand())
+        .Add(new VerifyCommand());
 
     /// <summary>The registered commands, by name.</summary>
     public IReadOnlyDictionary<string, ICliCommand> Commands => _commands;
@@ -123,7 +127,7 @@ internal sealed class CliApplication
         }
 
         text.Append("\nRun 'tyche <command> --help' for a command's arguments.\n");
-        text.Append("Exit codes: 0 success, 64 bad command line, 66 input file cannot be read.\n");
+        text.Append("Exit codes: 0 success, 64 bad command line, 66 input file cannot be read; each command's --help lists the others.\n");
         return text.ToString();
     }
 }
