@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 using System;
-#pragma warning disable CS0649, CS0169, CS0414 // Temporary while the implementation lands.
 
 namespace Tyche.Capabilities;
 
@@ -102,6 +101,8 @@ public sealed partial class CapabilityEngine
         public int NextSibling;
         public int PrevSibling;
         public int ChildCount;
+        public int CarveCount;
+        public ulong ChildMaxEnd;
         public ulong Sequence;
     }
 

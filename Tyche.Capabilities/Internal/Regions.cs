@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: Apache-2.0
+using System;
+
+namespace Tyche.Capabilities;
+
+/// <summary>Region derivation trees (reference <c>segment.rs</c>): root regions, alias, carve, effective ranges, cascading revocation.</summary>
+public sealed partial class CapabilityEngine
+{
+    private CapabilityError CreateRootRegionCore(DomainHandle domain, in AccessRights access, out LocalCapability region)
+    {
+        region = default;
+        if (!TryDomainIndex(domain, out int d))
+        {
+            return CapabilityError.InvalidCapa;
+        }
+
+        if (!HasFreeRegion || !EnsureCapacity(d))
+        {
+            return CapabilityError.OutOfMemory;
+        }
+
+        if (!access.IsValid)
+        {
+            return CapabilityError.InvalidOperation;
+        }
+
+        int r = AllocRegion();
+        ref RegionNode n = ref WRegion(r);
+        n.Kind = RegionRoot;
+        n.Owner = d;
+        n.Start = access.Start;
+        n.End = access.End;
+        n.Ops = access.Operations;
+        n.Confidential = true;
+        n.Policy = (access.Operations & MemoryOperations.Cleanup) != 0 ? CleanupPolicy.Zero : CleanupPolicy.None;
+        n.Sequence = ++_h.RegionSequence;
+        CapabilityError e = InsertCap(d, CapabilityKind.Region, r, n.Generation, 0, 0, out int local);
+        if (e != CapabilityError.Ok)
+        {
+            return e;
+        }
+
+        region = local;
+        return Activate(d, access.Start, access.End, RightsOf(access.Operations));
+    }
+
+    private static MemoryOperations RightsOf(MemoryOperations ops) => ops & MemoryOperations.Rights;
+
+    /// <summary>Looks up a live Region capability of a live domain.</summary>
+    private CapabilityError GetRegionCap(int domain, LocalCapability capability, out int slot, out int region)
+    {
+        region = NoSlot;
+        CapabilityError e = GetCap(domain, capability, out slot);
+        if (e != CapabilityError.Ok)
+        {
+            return e;
+        }
+
+        if (_capSlots[slot].Kind != CapabilityKind.Region)
+        {
+            return CapabilityError.WrongCapabilityType;
+        }
+
+        if (!IsCapValid(slot))
+        {
+            return CapabilityError.InvalidCapa;
+        }
+
+        region = _capSlots[slot].Target;
+        return CapabilityError.Ok;
+    }
+
+    private CapabilityError DeriveCore(DomainHandle domain, LocalCapability region, in AccessRights access, CleanupPolicy cleanup, bool carve,
+        out LocalCapability result)
+    {
+        result = default;
+        if (!TryDomainIndex(domain, out int d))
+        {
+            return CapabilityError.StaleDomain;
+        }
+
+        DomainPermissions needed = carve ? DomainPermissions.Carve : DomainPermissions.Alias;
+        if ((_domains[d].Permissions & (ulong)needed) != (ulong)needed)
+        {
+            return CapabilityError.InsufficientPermissions;
+        }
+
+        CapabilityError e = GetRegionCap(d, region, out _, out int p);
+        if (e != CapabilityError.Ok)
+        {
+            return e;
+        }
+
+        int owner = _regions[p].Owner;
+        if (!HasFreeRegion || !EnsureCapacity(owner))
+        {
+            return CapabilityError.OutOfMemory;
+        }
+
+        if (!CanDerive(p, access, carve))
+        {
+            return CapabilityError.InvalidOperation;
+        }
+
+        int c = AllocRegion();
+        ref RegionNode n = ref WRegion(c);
+        ref readonly RegionNode parent = ref _regions[p];
+        n.Kind = carve ? RegionCarve : RegionAlias;
+        n.Owner = owner;
+        n.Parent = p;
+        n.Start = access.Start;
+        n.End = access.End;
+        n.Ops = access.Operations;
+        n.Confidential = carve && parent.Confidential;
+        n.Policy = (access.Operations & MemoryOperations.Cleanup) == 0 ? CleanupPolicy.None
+            : cleanup == CleanupPolicy.None ? CleanupPolicy.Zero : cleanup;
+        n.Sequence = ++_h.RegionSequence;
+        InsertChild(p, c);
+        e = InsertCap(owner, CapabilityKind.Region, c, n.Generation, 0, 0, out int local);
+        if (e != CapabilityError.Ok)
+        {
+            return e;
+        }
+
+        result = local;
+        if (!carve)
+        {
+            return Activate(owner, access.Start, access.End, RightsOf(access.Operations));
+        }
+
+        MemoryOperations parentOps = _regions[p].Ops;
+        if (access.Operations == parentOps)
+        {
+            return CapabilityError.Ok;
+        }
+
+        e = Deactivate(owner, access.Start, access.End, RightsOf(parentOps));
+        return e != CapabilityError.Ok ? e : Activate(owner, access.Start, access.End, RightsOf(access.Operations));
+    }
+
+    /// <summary>The reference's alias/carve admission: valid, contained, rights ⊆ parent ∪ attributes, no forbidden overlap.</summary>
+    private bool CanDerive(int p, in AccessRights access, bool carve)
+    {
+        ref readonly RegionNode parent = ref _regions[p];
+        if (!access.IsValid || access.Start < parent.Start || access.End > parent.End)
+        {
+            return false;
+        }
+
+        if ((access.Operations & ~(parent.Ops | MemoryOperations.Attributes)) != 0)
+        {
+            return false;
+        }
+
+        if (parent.ChildCount == 0 || access.Start >= parent.ChildMaxEnd)
+        {
+            return true;
+        }
+
+        if (!carve && parent.CarveCount == 0)
+        {
+            return true;
+        }
+
+        // Children are sorted by start: walk back from the last child, skipping those that start at or after the end.
+        for (int ch = parent.LastChild; ch != NoSlot; ch = _regions[ch].PrevSibling)
+        {
+            ref readonly RegionNode child = ref _regions[ch];
+            if (child.Start >= access.End)
+            {
+                continue;
+            }
+
+            if ((carve || child.Kind == RegionCarve) && child.End > access.Start)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Inserts a child after every sibling whose start is ≤ its start (stable order, as the reference).</summary>
+    private void InsertChild(int p, int c)
+    {
+        ref RegionNode parent = ref WRegion(p);
+        ulong start = _regions[c].Start;
+        int after = parent.LastChild;
+        while (after != NoSlot && _regions[after].Start > start)
+        {
+            after = _regions[after].PrevSibling;
+        }
+
+        ref RegionNode child = ref WRegion(c);
+        child.PrevSibling = after;
+        if (after == NoSlot)
+        {
+            child.NextSibling = parent.FirstChild;
+            parent.FirstChild = c;
+        }
+        else
+        {
+            child.NextSibling = _regions[after].NextSibling;
+            WRegion(after).NextSibling = c;
+        }
+
+        if (child.NextSibling == NoSlot)
+        {
+            parent.LastChild = c;
+        }
+        else
+        {
+            WRegion(child.NextSibling).PrevSibling = c;
+        }
+
+        parent.ChildCount++;
+        if (child.Kind == RegionCarve)
+        {
+            parent.CarveCount++;
+        }
+
+        if (child.End > parent.ChildMaxEnd)
+        {
+            parent.ChildMaxEnd = child.End;
+        }
+    }
+
+    private void UnlinkChild(int c)
+    {
+        int p = _regions[c].Parent;
+        ref RegionNode parent = ref WRegion(p);
+        int prev = _regions[c].PrevSibling;
+        int next = _regions[c].NextSibling;
+        if (prev == NoSlot)
+        {
+            parent.FirstChild = next;
+        }
+        else
+        {
+            WRegion(prev).NextSibling = next;
+        }
+
+        if (next == NoSlot)
+        {
+            parent.LastChild = prev;
+        }
+        else
+        {
+            WRegion(next).PrevSibling = prev;
+        }
+
+        parent.ChildCount--;
+        if (_regions[c].Kind == RegionCarve)
+        {
+            parent.CarveCount--;
+        }
+
+        if (parent.ChildCount == 0)
+        {
+            parent.ChildMaxEnd = 0;
+        }
+    }
+
+    /// <summary>
+    /// Revokes a region subtree (reference <c>segment::revoke</c>): children first (post-order, lowest address first),
+    /// then the node; carved memory flows back to the parent's current owner; VITAL kills the owner; CLEANUP queues a
+    /// Cleanup update when the region is writable or its policy flushes.
+    /// </summary>
+    private CapabilityError RevokeRegion(int r)
+    {
+        if (_regions[r].Kind == RegionRoot)
+        {
+            return CapabilityError.OwnsRootRegion;
+        }
+
+        while (_regions[r].FirstChild != NoSlot)
+        {
+            CapabilityError ce = RevokeRegion(_regions[r].FirstChild);
+            if (ce != CapabilityError.Ok)
+            {
+                return ce;
+            }
+        }
+
+        UnlinkChild(r);
+        RegionNode node = _regions[r];
+        CapabilityError e = Deactivate(node.Owner, node.Start, node.End, RightsOf(node.Ops));
+        if (e != CapabilityError.Ok)
+        {
+            return e;
+        }
+
+        if (node.Kind == RegionCarve)
+        {
+            ref readonly RegionNode parent = ref _regions[node.Parent];
+            e = Activate(parent.Owner, node.Start, node.End, RightsOf(parent.Ops));
+            if (e != CapabilityError.Ok)
+            {
+                return e;
+            }
+        }
+
+        FreeRegion(r);
+        if ((node.Ops & MemoryOperations.Vital) != 0)
+        {
+            e = RevokeDomainIndex(node.Owner);
+            if (e != CapabilityError.Ok)
+            {
+                return e;
+            }
+        }
+
+        if ((node.Ops & MemoryOperations.Cleanup) != 0
+            && ((node.Ops & MemoryOperations.Write) != 0 || (node.Policy & CleanupPolicy.Flush) != 0))
+        {
+            return Push(new Update(UpdateKind.Cleanup, DomainHandle.Invalid, start: node.Start, end: node.End, policy: node.Policy));
+        }
+
+        return CapabilityError.Ok;
+    }
+
+    /// <summary>Moves a region to a new owner: only its effective ranges move between trackers (reference <c>send</c> of a Region).</summary>
+    private CapabilityError MoveRegion(int r, int to)
+    {
+        int from = _regions[r].Owner;
+        WRegion(r).Owner = to;
+        MemoryOperations ops = RightsOf(_regions[r].Ops);
+        EffectiveCursor it = new(this, r);
+        while (it.MoveNext(this, out ulong s, out ulong e))
+        {
+            CapabilityError err = Deactivate(from, s, e, ops);
+            if (err != CapabilityError.Ok)
+            {
+                return err;
+            }
+
+            err = Activate(to, s, e, ops);
+            if (err != CapabilityError.Ok)
+            {
+                return err;
+            }
+        }
+
+        return CapabilityError.Ok;
+    }
+
+    /// <summary>Iterates the effective ranges of a region: its range minus its carved children (reference <c>EffectiveRegionIterator</c>).</summary>
+    private struct EffectiveCursor
+    {
+        private readonly ulong _end;
+        private ulong _cursor;
+        private int _child;
+
+        public EffectiveCursor(CapabilityEngine engine, int region)
+        {
+            _cursor = engine._regions[region].Start;
+            _end = engine._regions[region].End;
+            _child = engine._regions[region].FirstChild;
+        }
+
+        public bool MoveNext(CapabilityEngine engine, out ulong start, out ulong end)
+        {
+            while (_cursor < _end)
+            {
+                while (_child != NoSlot && engine._regions[_child].Kind != RegionCarve)
+                {
+                    _child = engine._regions[_child].NextSibling;
+                }
+
+                if (_child == NoSlot)
+                {
+                    start = _cursor;
+                    end = _end;
+                    _cursor = _end;
+                    return true;
+                }
+
+                ref readonly RegionNode c = ref engine._regions[_child];
+                _child = c.NextSibling;
+                if (c.Start <= _cursor)
+                {
+                    _cursor = Math.Max(_cursor, c.End);
+                    continue;
+                }
+
+                start = _cursor;
+                end = c.Start;
+                _cursor = c.End;
+                return true;
+            }
+
+            start = 0;
+            end = 0;
+            return false;
+        }
+    }
+
+    private CapabilityError GetEffectiveRegionsCore(DomainHandle domain, LocalCapability region, Span<AccessRights> destination, out int written)
+    {
+        written = 0;
+        if (!TryDomainIndex(domain, out int d))
+        {
+            return CapabilityError.StaleDomain;
+        }
+
+        CapabilityError e = GetRegionCap(d, region, out _, out int r);
+        if (e != CapabilityError.Ok)
+        {
+            return e == CapabilityError.WrongCapabilityType ? CapabilityError.InvalidCapa : e;
+        }
+
+        int count = 0;
+        EffectiveCursor it = new(this, r);
+        while (it.MoveNext(this, out _, out _))
+        {
+            count++;
+        }
+
+        if (count > destination.Length)
+        {
+            return CapabilityError.OutOfMemory;
+        }
+
+        it = new EffectiveCursor(this, r);
+        MemoryOperations ops = _regions[r].Ops;
+        while (it.MoveNext(this, out ulong s, out ulong en))
+        {
+            destination[written++] = new AccessRights(s, en, ops);
+        }
+
+        return CapabilityError.Ok;
+    }
+
+    private CapabilityError GetRegionInfoCore(DomainHandle domain, LocalCapability region, out AccessRights access, out CleanupPolicy cleanup,
+        out RegionHash hash, out bool hasHash)
+    {
+        access = default;
+        cleanup = CleanupPolicy.None;
+        hash = default;
+        hasHash = false;
+        if (!TryDomainIndex(domain, out int d))
+        {
+            return CapabilityError.StaleDomain;
+        }
+
+        CapabilityError e = GetCap(d, region, out int slot);
+        if (e != CapabilityError.Ok)
+        {
+            return e;
+        }
+
+        CapabilityKind kind = _capSlots[slot].Kind;
+        if (kind != CapabilityKind.Region && kind != CapabilityKind.RegionRevoke)
+        {
+            return CapabilityError.WrongCapabilityType;
+        }
+
+        if (!IsCapValid(slot))
+        {
+            return CapabilityError.InvalidCapa;
+        }
+
+        ref readonly RegionNode n = ref _regions[_capSlots[slot].Target];
+        access = new AccessRights(n.Start, n.End, n.Ops);
+        cleanup = n.Policy;
+        hash = n.Hash;
+        hasHash = n.HasHash;
+        return CapabilityError.Ok;
+    }
+}
