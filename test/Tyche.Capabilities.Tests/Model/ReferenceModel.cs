@@ -84,15 +84,30 @@ internal sealed class ReferenceModel
 
     public MDomain? TryDomain(DomainHandle handle) => Domains.FirstOrDefault(x => x.Alive && x.Handle == handle);
 
-    /// <summary>A capability that exists and is usable: free/out-of-range → CapabilityDoesNotExist, tombstone or dead target → InvalidCapa.</summary>
-    public static MCap Lookup(MDomain d, int index)
+    /// <summary>An allocated slot (reference <c>Domain::get</c>): free or out-of-range → CapabilityDoesNotExist. May be dead.</summary>
+    public static MCap Get(MDomain d, int index)
     {
         if (!d.Table.TryGetValue(index, out MCap? cap))
         {
             Fail(CapabilityError.CapabilityDoesNotExist);
         }
 
-        if (cap!.IsDead)
+        return cap!;
+    }
+
+    /// <summary>
+    /// A usable capability of one of <paramref name="kinds"/>: free → CapabilityDoesNotExist; another kind (tombstones
+    /// included) → WrongCapabilityType; the right kind but a dead target → InvalidCapa.
+    /// </summary>
+    public static MCap Lookup(MDomain d, int index, params CapabilityKind[] kinds)
+    {
+        MCap cap = Get(d, index);
+        if (!kinds.Contains(cap.Kind))
+        {
+            Fail(CapabilityError.WrongCapabilityType);
+        }
+
+        if (cap.IsDead)
         {
             Fail(CapabilityError.InvalidCapa);
         }
@@ -210,7 +225,7 @@ internal sealed class ReferenceModel
 
     private void Activate(MDomain d, ulong start, ulong end, MemoryOperations ops)
     {
-        if (d.BeingRevoked || start >= end)
+        if (d.BeingRevoked || !d.Alive || start >= end)
         {
             return;
         }
@@ -225,7 +240,7 @@ internal sealed class ReferenceModel
 
     private void Deactivate(MDomain d, ulong start, ulong end, MemoryOperations ops)
     {
-        if (d.BeingRevoked || start >= end)
+        if (d.BeingRevoked || !d.Alive || start >= end)
         {
             return;
         }
@@ -270,11 +285,12 @@ internal sealed class ReferenceModel
 
     public void StartDomainOnCore(DomainHandle handle, int core)
     {
-        MDomain d = Domain(handle);
         if (core < 0 || core >= Capacities.Cores || CoreInitialized[core])
         {
             Fail(CapabilityError.InvalidCore);
         }
+
+        MDomain d = Domain(handle);
 
         CoreInitialized[core] = true;
         Cores[core] = d;
@@ -300,13 +316,13 @@ internal sealed class ReferenceModel
     public DomainHandle GetDomainHandle(DomainHandle domain, int index)
     {
         MDomain d = Domain(domain);
-        MCap cap = Lookup(d, index);
+        MCap cap = Get(d, index);
         if (cap.Kind is not (CapabilityKind.Management or CapabilityKind.Channel))
         {
             Fail(CapabilityError.WrongCapabilityType);
         }
 
-        return cap.Target!.Handle;
+        return cap.Target!.Handle; // may be stale (reference get_domain_capa); every use of it is refused with StaleDomain
     }
 
     private static bool ValidBitmap(ConfigurationBitmap bitmap) =>
@@ -328,12 +344,7 @@ internal sealed class ReferenceModel
             Fail(CapabilityError.InsufficientPermissions);
         }
 
-        MCap cap = Lookup(m, index);
-        if (cap.Kind != CapabilityKind.Management)
-        {
-            Fail(CapabilityError.WrongCapabilityType);
-        }
-
+        MCap cap = Lookup(m, index, CapabilityKind.Management);
         MDomain child = cap.Target!;
         if (child.Sealed)
         {
@@ -383,12 +394,12 @@ internal sealed class ReferenceModel
     public void Seal(DomainHandle manager, int core, int index, int switchIndex)
     {
         MDomain m = Domain(manager);
-        MCap cap = Lookup(m, index);
-        if (cap.Kind != CapabilityKind.Management)
+        if (core < 0 || core >= Capacities.Cores)
         {
-            Fail(CapabilityError.WrongCapabilityType);
+            Fail(CapabilityError.InvalidCore);
         }
 
+        MCap cap = Lookup(m, index, CapabilityKind.Management);
         MDomain child = cap.Target!;
         if (child.Sealed)
         {
@@ -400,11 +411,6 @@ internal sealed class ReferenceModel
             Fail(CapabilityError.InvalidOperation);
         }
 
-        if (core < 0 || core >= Capacities.Cores)
-        {
-            Fail(CapabilityError.InvalidCore);
-        }
-
         child.Sealed = true;
         Insert(m, new MCap { Kind = CapabilityKind.Switch, Target = child, Core = core }, switchIndex);
     }
@@ -412,30 +418,20 @@ internal sealed class ReferenceModel
     public void RevokeDomain(DomainHandle domain)
     {
         MDomain d = Domain(domain);
-        RevokeDomainCascade(d, caller: null);
+        RevokeDomainCascade(d);
     }
 
     /// <summary>Reference <c>domain::revoke</c> with this library's refusals (fix 2, fix 6).</summary>
-    private void RevokeDomainCascade(MDomain d, MDomain? caller)
+    private void RevokeDomainCascade(MDomain d)
     {
-        if (d.BeingRevoked)
+        if (d.BeingRevoked || !d.Alive)
         {
             return;
-        }
-
-        if (ReferenceEquals(d, caller))
-        {
-            Fail(CapabilityError.RevokesOwnVitalRegion);
         }
 
         if (d.Running != 0)
         {
             Fail(CapabilityError.DomainRunning); // fix 6
-        }
-
-        if (Regions.Any(r => r.IsRoot && ReferenceEquals(r.Owner, d)))
-        {
-            Fail(CapabilityError.OwnsRootRegion); // fix 2
         }
 
         d.BeingRevoked = true;
@@ -444,7 +440,7 @@ internal sealed class ReferenceModel
         {
             if (d.Table.TryGetValue(index, out MCap? cap) && !cap.IsDead)
             {
-                RevokeCapabilityEffects(d, cap, caller);
+                RevokeCapabilityEffects(d, cap, cascade: true);
             }
         }
 
@@ -462,6 +458,11 @@ internal sealed class ReferenceModel
 
     public void CreateRootRegion(DomainHandle domain, AccessRights access, int index)
     {
+        if (TryDomain(domain) is null)
+        {
+            Fail(CapabilityError.InvalidCapa); // reference create_root_region: InvalidCapa for a stale handle
+        }
+
         MDomain d = Domain(domain);
         if (Regions.Count >= Capacities.Regions)
         {
@@ -477,7 +478,7 @@ internal sealed class ReferenceModel
         var r = new MRegion
         {
             Owner = d, IsRoot = true, Start = access.Start, End = access.End, Ops = access.Operations, Confidential = true,
-            Cleanup = CleanupPolicy.Zero,
+            Cleanup = (access.Operations & MemoryOperations.Cleanup) != 0 ? CleanupPolicy.Zero : CleanupPolicy.None,
         };
         Regions.Add(r);
         Insert(d, new MCap { Kind = CapabilityKind.Region, Region = r }, index);
@@ -494,12 +495,7 @@ internal sealed class ReferenceModel
     {
         MDomain d = Domain(domain);
         Require(d, carve ? DomainPermissions.Carve : DomainPermissions.Alias); // fix 3: alias checks ALIAS
-        MCap cap = Lookup(d, index);
-        if (cap.Kind != CapabilityKind.Region)
-        {
-            Fail(CapabilityError.WrongCapabilityType);
-        }
-
+        MCap cap = Lookup(d, index, CapabilityKind.Region);
         MRegion p = cap.Region!;
         if (Regions.Count >= Capacities.Regions)
         {
@@ -526,7 +522,8 @@ internal sealed class ReferenceModel
         var child = new MRegion
         {
             Owner = p.Owner, Parent = p, IsCarve = carve, Start = access.Start, End = access.End, Ops = access.Operations,
-            Confidential = carve && p.Confidential, Cleanup = cleanup,
+            Confidential = carve && p.Confidential,
+            Cleanup = (access.Operations & MemoryOperations.Cleanup) == 0 ? CleanupPolicy.None : cleanup == CleanupPolicy.None ? CleanupPolicy.Zero : cleanup,
         };
         int position = 0;
         while (position < p.Children.Count && p.Children[position].Start <= child.Start)
@@ -553,7 +550,7 @@ internal sealed class ReferenceModel
     public void CreateRevokeCapability(DomainHandle domain, int index, int revokeIndex)
     {
         MDomain d = Domain(domain);
-        MCap cap = Lookup(d, index);
+        MCap cap = Lookup(d, index, CapabilityKind.Region, CapabilityKind.Device);
         if (cap.Kind == CapabilityKind.Region)
         {
             Insert(d, new MCap { Kind = CapabilityKind.RegionRevoke, Region = cap.Region }, revokeIndex);
@@ -572,7 +569,7 @@ internal sealed class ReferenceModel
     {
         MDomain d = Domain(domain);
         Require(d, DomainPermissions.Duplicate);
-        MCap cap = Lookup(d, index);
+        MCap cap = Get(d, index); // a dead revoke capability may be copied: the copy is dead too
         if (cap.Kind is not (CapabilityKind.Channel or CapabilityKind.RegionRevoke))
         {
             Fail(CapabilityError.CannotDuplicate);
@@ -585,17 +582,12 @@ internal sealed class ReferenceModel
     {
         MDomain d = Domain(domain);
         Require(d, DomainPermissions.Send);
-        MCap channel = Lookup(d, to);
-        if (channel.Kind is not (CapabilityKind.Management or CapabilityKind.Channel))
-        {
-            Fail(CapabilityError.WrongCapabilityType);
-        }
-
+        MCap channel = Lookup(d, to, CapabilityKind.Management, CapabilityKind.Channel);
         MDomain t = channel.Target!;
         EnsureSlots(t, 1);
-        MCap cap = Lookup(d, index);
+        MCap cap = Get(d, index); // a dead capability or tombstone moves as it is (reference send of None)
         d.Table.Remove(index);
-        switch (cap.Kind)
+        switch (cap.IsDead ? CapabilityKind.None : cap.Kind)
         {
             case CapabilityKind.Region:
                 MRegion r = cap.Region!;
@@ -649,42 +641,43 @@ internal sealed class ReferenceModel
     public void Revoke(DomainHandle domain, int index)
     {
         MDomain d = Domain(domain);
-        MCap cap = Lookup(d, index);
-        if (cap.Kind == CapabilityKind.Region && cap.Region!.IsRoot)
+        MCap cap = Get(d, index);
+        if (!cap.IsDead)
         {
-            Fail(CapabilityError.InvalidOperation);
+            if (cap.Kind is CapabilityKind.Region or CapabilityKind.RegionRevoke && cap.Region!.IsRoot)
+            {
+                Fail(CapabilityError.InvalidOperation);
+            }
+
+            RevokeCapabilityEffects(d, cap, cascade: false);
         }
 
-        if (cap.Kind == CapabilityKind.RegionRevoke && cap.Region!.IsRoot)
+        if (!d.Alive || d.BeingRevoked)
         {
-            Fail(CapabilityError.InvalidOperation);
+            Fail(CapabilityError.RevokesOwnVitalRegion);
         }
 
-        RevokeCapabilityEffects(d, cap, caller: d);
         cap.Kind = CapabilityKind.None; // tombstone: the slot stays allocated until enumeration or a full table
         cap.Region = null;
         cap.Target = null;
     }
 
-    private void RevokeCapabilityEffects(MDomain holder, MCap cap, MDomain? caller)
+    private void RevokeCapabilityEffects(MDomain holder, MCap cap, bool cascade)
     {
         switch (cap.Kind)
         {
             case CapabilityKind.Region:
+                RevokeRegion(cap.Region!);
+                break;
             case CapabilityKind.RegionRevoke:
-                if (cap.Region!.Alive)
+                if (!cap.Region!.IsRoot)
                 {
-                    if (cap.Region.IsRoot)
-                    {
-                        Fail(CapabilityError.OwnsRootRegion);
-                    }
-
-                    RevokeRegion(cap.Region, caller);
+                    RevokeRegion(cap.Region);
                 }
 
                 break;
             case CapabilityKind.Management:
-                RevokeDomainCascade(cap.Target!, caller);
+                RevokeDomainCascade(cap.Target!);
                 break;
             case CapabilityKind.DeviceRevoke:
                 MDevice? device = Devices.SingleOrDefault(x => x.Id == cap.Device);
@@ -707,11 +700,24 @@ internal sealed class ReferenceModel
     }
 
     /// <summary>Reference <c>segment::revoke</c>: children first (lowest address first), then the node.</summary>
-    private void RevokeRegion(MRegion r, MDomain? caller)
+    private void RevokeRegion(MRegion r)
     {
+        if (r.IsRoot)
+        {
+            Fail(CapabilityError.OwnsRootRegion); // fix 2: only reachable by revoking the domain that owns it
+        }
+
+        if (r.BeingRevoked || !r.Alive)
+        {
+            // Re-entered: a VITAL descendant killed this region's owner, whose table still holds this region. The
+            // outer revocation finishes it; revoking it twice would remove its range from the tracker twice.
+            return;
+        }
+
+        r.BeingRevoked = true;
         while (r.Children.Count > 0)
         {
-            RevokeRegion(r.Children[0], caller);
+            RevokeRegion(r.Children[0]);
         }
 
         r.Parent?.Children.Remove(r);
@@ -725,10 +731,10 @@ internal sealed class ReferenceModel
         Regions.Remove(r);
         if ((r.Ops & MemoryOperations.Vital) != 0)
         {
-            RevokeDomainCascade(r.Owner, caller);
+            RevokeDomainCascade(r.Owner);
         }
 
-        if ((r.Ops & MemoryOperations.Cleanup) != 0 && (r.Ops & MemoryOperations.Write) != 0)
+        if ((r.Ops & MemoryOperations.Cleanup) != 0 && ((r.Ops & MemoryOperations.Write) != 0 || (r.Cleanup & CleanupPolicy.Flush) != 0))
         {
             Push(new MUpdate { Kind = UpdateKind.Cleanup, Start = r.Start, End = r.End, Policy = r.Cleanup });
         }
@@ -793,20 +799,24 @@ internal sealed class ReferenceModel
     public void Switch(DomainHandle domain, int core, int index)
     {
         MDomain d = Domain(domain);
-        MCap cap = Lookup(d, index);
-        DoSwitch(d, core, index, cap);
-    }
-
-    private void DoSwitch(MDomain d, int core, int index, MCap cap)
-    {
-        if (cap.Kind != CapabilityKind.Switch)
+        if (core < 0 || core >= Capacities.Cores || !CoreInitialized[core])
         {
-            Fail(CapabilityError.WrongCapabilityType);
+            Fail(CapabilityError.InvalidCore);
         }
 
+        Get(d, index);
+        DoSwitch(d, core, index);
+    }
+
+    /// <summary>
+    /// Reference <c>switch</c>. Like the reference (and the engine), the caller is not required to be the domain running
+    /// on <paramref name="core"/>; see SwitchTests for the test that documents why it should be.
+    /// </summary>
+    private void DoSwitch(MDomain d, int core, int index)
+    {
+        MCap cap = Lookup(d, index, CapabilityKind.Switch);
         MDomain n = cap.Target!;
-        if (core < 0 || core >= Capacities.Cores || (n.Core & (1UL << core)) == 0 || !CoreInitialized[core]
-            || !ReferenceEquals(Cores[core], d))
+        if ((n.Core & (1UL << core)) == 0)
         {
             Fail(CapabilityError.InvalidCore);
         }
@@ -824,6 +834,11 @@ internal sealed class ReferenceModel
     public void HandleTrap(DomainHandle domain, int core, ulong trap, ulong info)
     {
         MDomain d = Domain(domain);
+        if (core < 0 || core >= Capacities.Cores)
+        {
+            Fail(CapabilityError.InvalidCore);
+        }
+
         if (d.Sealed && (d.Trap & trap) != 0)
         {
             Fail(CapabilityError.ValidTrapCausedExit);
@@ -849,11 +864,16 @@ internal sealed class ReferenceModel
             Fail(CapabilityError.CouldNotHandleTrap);
         }
 
+        if (core < 0 || core >= Capacities.Cores || !CoreInitialized[core])
+        {
+            Fail(CapabilityError.InvalidCore);
+        }
+
         foreach ((int index, MCap cap) in d.Table)
         {
             if (!cap.IsDead && cap.Kind == CapabilityKind.Switch && ReferenceEquals(cap.Target, d.Manager) && cap.Core == core)
             {
-                DoSwitch(d, core, index, cap);
+                DoSwitch(d, core, index);
                 return;
             }
         }
@@ -1144,7 +1164,7 @@ internal sealed class MRegion
 {
     public MDomain Owner = null!;
     public MRegion? Parent;
-    public bool IsRoot, IsCarve, Confidential, Alive = true;
+    public bool IsRoot, IsCarve, Confidential, Alive = true, BeingRevoked;
     public ulong Start, End;
     public MemoryOperations Ops;
     public CleanupPolicy Cleanup;

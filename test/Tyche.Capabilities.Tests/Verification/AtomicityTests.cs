@@ -323,16 +323,18 @@ public sealed class AtomicityTests(ITestOutputHelper output)
     public void Send_when_tracker_nodes_run_out_is_atomic()
     {
         // Sending a region moves its effective ranges: the target needs nodes. d1 already has one node.
+        // d0: [0x100, 0x1000) (1 node), child: [0, 0x100) (1 node), 1 free. Sending a carve from the middle of d0's
+        // node needs a split in d0 (+1) and a new node in the child (+1): exhaustion in the middle of the move.
         var b = new Booted(new EngineCapacities { TrackerNodes = 3 });
-        LocalCapability m = b.Child(out DomainHandle child);
+        LocalCapability m = b.Child(out _);
         Check.Ok(b.Engine.TryCarve(b.D0, b.R0, new AccessRights(0x0, 0x100, MemoryOperations.All), out LocalCapability c1));
         Check.Ok(b.Engine.TrySend(b.D0, c1, m, out _));
-        Check.Ok(b.Engine.TryAlias(b.D0, b.R0, new AccessRights(0x800, 0x900, MemoryOperations.Read), out LocalCapability a));
+        Check.Ok(b.Engine.TryCarve(b.D0, b.R0, new AccessRights(0x800, 0x900, MemoryOperations.All), out LocalCapability c2));
         b.Drain();
         FreeCapacity free = b.Engine.GetFreeCapacity();
         output.WriteLine($"free tracker nodes before: {free.TrackerNodes}");
-        Assert.Equal(0, free.TrackerNodes);
-        Check.FailsAtomically(b.Engine, CapabilityError.OutOfMemory, () => b.Engine.TrySend(b.D0, a, m, out _));
+        Assert.Equal(1, free.TrackerNodes);
+        Check.FailsAtomically(b.Engine, CapabilityError.OutOfMemory, () => b.Engine.TrySend(b.D0, c2, m, out _));
     }
 
     [Fact]
@@ -375,7 +377,15 @@ public sealed class AtomicityTests(ITestOutputHelper output)
         Check.FailsAtomically(e, CapabilityError.CapabilityDoesNotExist, () => e.TryRevoke(b.D0, -1));
         Check.Ok(e.TryCarve(b.D0, b.R0, new AccessRights(0x200, 0x300, MemoryOperations.All | MemoryOperations.Vital), out LocalCapability vital));
         b.Drain();
-        Check.FailsAtomically(e, CapabilityError.RevokesOwnVitalRegion, () => e.TryRevoke(b.D0, vital));
+        // d0 runs on core 0: destroying it is refused as DomainRunning first.
+        Check.FailsAtomically(e, CapabilityError.DomainRunning, () => e.TryRevoke(b.D0, vital));
+        // A child that does not run and revokes its own VITAL region.
+        LocalCapability m = b.Child(out DomainHandle child);
+        Check.Ok(e.TrySend(b.D0, vital, m, out LocalCapability inChild));
+        Check.Ok(e.TryCarve(child, inChild, new AccessRights(0x200, 0x280, MemoryOperations.Read | MemoryOperations.Vital), out LocalCapability own));
+        b.Drain();
+        Check.FailsAtomically(e, CapabilityError.RevokesOwnVitalRegion, () => e.TryRevoke(child, own));
+        Check.FailsAtomically(e, CapabilityError.RevokesOwnVitalRegion, () => e.TryRevoke(child, inChild));
     }
 
     [Fact]

@@ -53,7 +53,7 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
         for (int i = 0; i < sequences; i++)
         {
             ulong seed = replay ?? baseSeed + (ulong)i;
-            var harness = new ModelHarness(capacities, seed);
+            var harness = new ModelHarness(capacities, seed, devices: false);
             int n = minSteps + (int)(seed % (ulong)(maxSteps - minSteps + 1));
             try
             {

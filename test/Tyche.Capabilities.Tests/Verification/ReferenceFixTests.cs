@@ -90,7 +90,7 @@ public sealed class ReferenceFixTests
         var b = new Booted();
         b.Child(out DomainHandle child);
         Check.Ok(b.Engine.TryRevokeDomain(child));
-        Check.FailsAtomically(b.Engine, CapabilityError.StaleDomain, () => b.Engine.TryCreateRootRegion(child, Page, out _));
+        Check.FailsAtomically(b.Engine, CapabilityError.StaleDomain, () => b.Engine.TryAlias(child, 0, Page, out _));
         Check.FailsAtomically(b.Engine, CapabilityError.StaleDomain, () => b.Engine.TryGetDomainConfiguration(child, ConfigurationBitmap.Core, out _));
     }
 
@@ -118,10 +118,15 @@ public sealed class ReferenceFixTests
     public void Fix2_NoCrash_revoking_ones_own_vital_region_is_RevokesOwnVitalRegion()
     {
         // Reference: segment::revoke kills the owner, then revoke_capa indexes the dead domain's table and panics (§7.4).
+        // (A running caller gets DomainRunning first, fix 6; here the owner is a child that does not run.)
         var b = new Booted();
-        Check.Ok(b.Engine.TryCarve(b.D0, b.R0, new AccessRights(0x200, 0x300, MemoryOperations.All | MemoryOperations.Vital), out LocalCapability vital));
+        LocalCapability m = b.Child(out DomainHandle child);
+        Check.Ok(b.Engine.TryCarve(b.D0, b.R0, new AccessRights(0x200, 0x300, MemoryOperations.All), out LocalCapability c));
+        Check.Ok(b.Engine.TrySend(b.D0, c, m, out LocalCapability inChild));
+        Check.Ok(b.Engine.TryCarve(child, inChild, new AccessRights(0x200, 0x300, MemoryOperations.All | MemoryOperations.Vital), out LocalCapability vital));
         b.Drain();
-        Check.FailsAtomically(b.Engine, CapabilityError.RevokesOwnVitalRegion, () => b.Engine.TryRevoke(b.D0, vital));
+        Check.FailsAtomically(b.Engine, CapabilityError.RevokesOwnVitalRegion, () => b.Engine.TryRevoke(child, vital));
+        Assert.True(b.Engine.IsLive(child));
     }
 
     [Fact]
@@ -275,11 +280,15 @@ public sealed class ReferenceFixTests
         Check.Ok(e.TrySendWithHash(d0, alias, m1, RegionHash.Filled(0xAB), out _));
         Check.Ok(e.TryCarve(d0, r0, new AccessRights(0x1800, 0x1900, MemoryOperations.Read | MemoryOperations.Write), out _));
         int length = e.GetAttestationLength();
-        Assert.Equal(186, length);
         var buffer = new byte[length + 16];
         Check.Ok(e.TrySerializeAttestation(buffer, out int written));
         Assert.Equal(length, written);
         Assert.Equal("capa"u8.ToArray(), buffer[..4]);
+        // The reference layout occupies exactly 186 bytes, ending with END (0xFF) at offset 185; this engine appends an
+        // extensions section (devices when any, then its own terminator) after it, and reports every byte it wrote.
+        Assert.Equal(0xFF, buffer[185]);
+        Assert.Equal(0xFF, buffer[184]);
+        Assert.True(length > 186);
         Assert.All(buffer[written..], x => Assert.Equal(0, x));
         Check.Ok(e.TrySerializeAttestation(buffer.AsSpan(0, length), out int exact));
         Assert.Equal(length, exact);
