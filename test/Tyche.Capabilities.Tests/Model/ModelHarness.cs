@@ -40,6 +40,13 @@ internal sealed class ModelHarness
 
     public bool WithDevices { get; }
 
+    /// <summary>
+    /// <c>TYCHE_MODEL_SKIP_KNOWN=1</c>: no ranges ending at 2^64−1 and no VITAL regions, to explore past two known engine
+    /// bugs (BadInputTests.Ranges_at_the_top_of_the_address_space_work_and_do_not_overflow and RevocationCascadeTests).
+    /// For local bug hunting only; never set in CI.
+    /// </summary>
+    private static bool SkipKnown => Environment.GetEnvironmentVariable("TYCHE_MODEL_SKIP_KNOWN") == "1";
+
     /// <summary>Whether every failing operation must leave <c>DumpState()</c> and the free capacities unchanged.</summary>
     public bool CheckDumpOnError { get; init; } = true;
 
@@ -486,6 +493,7 @@ internal sealed class ModelHarness
         return _rng.Next(4) switch
         {
             0 => new AccessRights(0x100, 0x80, ops), // start > end
+            1 when SkipKnown => new AccessRights(0x1000, 0x1100, ops),
             1 => new AccessRights(ulong.MaxValue - 0x100, ulong.MaxValue, ops),
             2 => new AccessRights(ulong.MaxValue, ulong.MaxValue, ops),
             _ => new AccessRights(0x40, 0x40, ops), // empty
@@ -510,6 +518,11 @@ internal sealed class ModelHarness
         if (_rng.Chance(5))
         {
             ops |= MemoryOperations.Vital;
+        }
+
+        if (SkipKnown)
+        {
+            ops &= ~MemoryOperations.Vital;
         }
 
         if (_rng.Chance(8))
@@ -727,6 +740,15 @@ internal sealed class ModelHarness
                 bool grant = op == 19;
                 int c = PickIndex(d, CapabilityKind.Region);
                 int to = PickIndex(d, CapabilityKind.Management, CapabilityKind.Channel);
+                if (Of(d) is MDomain holder && to >= 0 && to < Capacities.CapabilitiesPerDomain
+                    && (!holder.Table.TryGetValue(to, out MCap? toCap) || toCap.IsDead))
+                {
+                    // The engine derives the region and inserts the revoke capability before it resolves `to`, so a `to`
+                    // naming a free (or dead, hence garbage-collectable) slot may name one of those (WrongCapabilityType)
+                    // instead of CapabilityDoesNotExist.
+                    // Which slot they take depends on the free-list order the model does not reproduce: use a bad index.
+                    to = Capacities.CapabilitiesPerDomain + 1;
+                }
                 MRegion? parent = RegionAt(d, c);
                 AccessRights access = PickRange(parent, PickOps(parent));
                 Do($"{(grant ? "grant" : "share")}({H(d)}, {c}, {access}, to {to})", () =>

@@ -28,6 +28,9 @@ internal sealed class ReferenceModel
 
     public EngineCapacities Capacities { get; }
 
+    /// <summary>The model-internal key of a capability that only passes through a table within one operation.</summary>
+    private const int TemporarySlot = -1_000_000;
+
     public List<MDomain> Domains { get; private set; } = new(); // every domain ever created, creation order
 
     public List<MRegion> Regions { get; private set; } = new(); // live regions, creation order
@@ -153,7 +156,7 @@ internal sealed class ReferenceModel
         EnsureSlots(d, 1);
         if (index == -2)
         {
-            d.Table[Enumerable.Range(0, Capacities.CapabilitiesPerDomain).First(i => !d.Table.ContainsKey(i))] = cap;
+            d.Table[TemporarySlot] = cap; // counts towards the table size, never addressable by a caller
             return cap;
         }
 
@@ -1188,7 +1191,7 @@ internal sealed record MUpdate
     public int Core { get; init; }
     public MCap? ReturnCap { get; init; }
     public MDomain? ReturnDomain { get; init; }
-    public int ReturnIndex { get; set; } = -1;
+    public int ReturnIndex { get; set; }
     public ulong Trap { get; init; }
     public ulong Info { get; init; }
     public ulong Start { get; init; }
