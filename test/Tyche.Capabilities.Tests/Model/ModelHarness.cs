@@ -40,6 +40,9 @@ internal sealed class ModelHarness
 
     public bool WithDevices { get; }
 
+    /// <summary>Per operation name: how many calls succeeded and how many failed (coverage report).</summary>
+    public Dictionary<string, (int Ok, int Error)> Stats { get; init; } = new();
+
     /// <summary>
     /// <c>TYCHE_MODEL_SKIP_KNOWN=1</c>: no ranges ending at 2^64−1 and no VITAL regions, to explore past two known engine
     /// bugs (BadInputTests.Ranges_at_the_top_of_the_address_space_work_and_do_not_overflow and RevocationCascadeTests).
@@ -93,6 +96,9 @@ internal sealed class ModelHarness
 
         CapabilityError expected = Model.Run(modelAction);
         _log.Add(string.Create(CultureInfo.InvariantCulture, $"{_step,3}: {description} -> engine {actual}, model {expected}"));
+        string name = description.Split('(')[0];
+        Stats.TryGetValue(name, out (int Ok, int Error) counts);
+        Stats[name] = actual == CapabilityError.Ok ? (counts.Ok + 1, counts.Error) : (counts.Ok, counts.Error + 1);
         if (actual != expected)
         {
             Fail($"result differs: engine {actual}, model {expected}");

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
+using System.Linq;
 using System.Globalization;
 using Tyche.Capabilities.Tests.Model;
 using Xunit.Abstractions;
@@ -50,10 +52,11 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
             $"{sequences} sequence(s), {(replay is null ? $"seeds {baseSeed}..{baseSeed + (ulong)sequences - 1}" : $"replaying TYCHE_SEED={replay}")}"));
         var clock = Stopwatch.StartNew();
         long steps = 0;
+        var stats = new Dictionary<string, (int Ok, int Error)>();
         for (int i = 0; i < sequences; i++)
         {
             ulong seed = replay ?? baseSeed + (ulong)i;
-            var harness = new ModelHarness(capacities, seed, devices: false);
+            var harness = new ModelHarness(capacities, seed, devices: false) { Stats = stats };
             int n = minSteps + (int)(seed % (ulong)(maxSteps - minSteps + 1));
             try
             {
@@ -73,6 +76,10 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
         }
 
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{steps} random operations compared in {clock.Elapsed.TotalSeconds:F1} s"));
+        foreach ((string name, (int ok, int error)) in stats.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-28} ok {ok,6}  error {error,6}"));
+        }
         Assert.True(steps >= sequences * minSteps);
     }
 }
