@@ -561,8 +561,15 @@ internal sealed class ModelHarness
 
     public void RandomStep()
     {
-        int op = _rng.Next(WithDevices ? 31 : 29);
+        int op = _rng.Next(WithDevices ? 33 : 31);
         DomainHandle d = PickDomain();
+        if (op == 29)
+        {
+            ConfigureChild(d); // makes seal, switch and violation handling reachable
+            return;
+        }
+
+        op = op switch { 30 => 7, 31 => 29, 32 => 30, _ => op };
         switch (op)
         {
             case 0:
@@ -790,6 +797,13 @@ internal sealed class ModelHarness
             {
                 int c = PickIndex(d, CapabilityKind.Switch);
                 MDomain? md = Of(d);
+                var toOthers = md?.Table.Where(kv => !kv.Value.IsDead && kv.Value.Kind == CapabilityKind.Switch && !ReferenceEquals(kv.Value.Target, md))
+                    .Select(kv => kv.Key).ToList();
+                if (toOthers is { Count: > 0 } && _rng.Chance(70))
+                {
+                    c = _rng.Pick(toOthers);
+                }
+
                 int core = md is not null && md.Running != 0 && _rng.Chance(80)
                     ? System.Numerics.BitOperations.TrailingZeroCount(md.Running) : PickCore();
                 Do($"switch({H(d)}, core {core}, {c})", () => (Engine.TrySwitch(d, core, c), () => Model.Switch(d, core, c)));
@@ -808,6 +822,12 @@ internal sealed class ModelHarness
 
             case 25:
             {
+                var runningChildren = Model.Live.Where(x => x.Running != 0 && x.Manager is not null).ToList();
+                if (runningChildren.Count > 0 && _rng.Chance(75))
+                {
+                    d = _rng.Pick(runningChildren).Handle;
+                }
+
                 MDomain? md = Of(d);
                 int core = md is not null && md.Running != 0 && _rng.Chance(80)
                     ? System.Numerics.BitOperations.TrailingZeroCount(md.Running) : PickCore();
@@ -848,6 +868,24 @@ internal sealed class ModelHarness
                 break;
             }
         }
+    }
+
+    /// <summary>Sets all three bitmaps of a child (so that it can be sealed): permissions, a core map with every core, traps.</summary>
+    private void ConfigureChild(DomainHandle d)
+    {
+        int c = PickIndex(d, CapabilityKind.Management);
+        ulong permissions = _rng.Chance(70) ? (ulong)DomainPermissions.All : (ulong)_rng.Next(32);
+        ulong cores = (1UL << Capacities.Cores) - 1;
+        ulong traps = _rng.Chance(50) ? 0 : 1UL << _rng.Next(4);
+        Do($"setChildConfig({H(d)}, {c}, Permission, 0x{permissions:x})", () =>
+            (Engine.TrySetChildConfiguration(d, c, ConfigurationBitmap.Permission, permissions),
+                () => Model.SetChildConfiguration(d, c, ConfigurationBitmap.Permission, permissions)));
+        Do($"setChildConfig({H(d)}, {c}, Core, 0x{cores:x})", () =>
+            (Engine.TrySetChildConfiguration(d, c, ConfigurationBitmap.Core, cores),
+                () => Model.SetChildConfiguration(d, c, ConfigurationBitmap.Core, cores)));
+        Do($"setChildConfig({H(d)}, {c}, Trap, 0x{traps:x})", () =>
+            (Engine.TrySetChildConfiguration(d, c, ConfigurationBitmap.Trap, traps),
+                () => Model.SetChildConfiguration(d, c, ConfigurationBitmap.Trap, traps)));
     }
 
     private void EnumerateAndCompare(DomainHandle d)
