@@ -31,6 +31,7 @@ public sealed partial class CapabilityEngine
         _updates = new Update[Capacities.PendingUpdates];
         _cores = new CoreSlot[Capacities.Cores];
         _devices = new DeviceSlot[Capacities.Devices];
+        _hashes = new RegionHash[Capacities.Regions + Capacities.Domains];
         _journal = new Journal(this);
         _h.DomainFree = -1;
         _h.RegionFree = -1;

@@ -162,7 +162,7 @@ public sealed partial class CapabilityEngine
         ulong bestSerial = 0;
         for (int d = 0; d < _h.DomainFresh; d++)
         {
-            if (!_domains[d].Live || _domains[d].BeingRevoked)
+            if (!_domains[d].Live || _domains[d].BeingRevoked || d == _devices[dev].Owner)
             {
                 continue;
             }
@@ -272,7 +272,9 @@ public sealed partial class CapabilityEngine
 
         int n = _capSlots[slot].Target;
         ulong bit = 1UL << core;
-        if ((_domains[n].CoreMap & bit) == 0)
+        // The reference does not check that the caller runs on the core (it only logs); this engine refuses, so a
+        // core and the running-core bitmaps can never disagree.
+        if ((_domains[n].CoreMap & bit) == 0 || (_domains[d].RunningCores & bit) == 0)
         {
             return CapabilityError.InvalidCore;
         }

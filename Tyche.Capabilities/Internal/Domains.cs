@@ -487,8 +487,8 @@ public sealed partial class CapabilityEngine
         }
 
         ref DomainSlot s = ref WDomain(d);
-        s.Measurement = measurement;
         s.HasMeasurement = true;
+        WHash(_regions.Length + d) = measurement;
         return CapabilityError.Ok;
     }
 
@@ -501,8 +501,8 @@ public sealed partial class CapabilityEngine
             return CapabilityError.StaleDomain;
         }
 
-        measurement = _domains[d].Measurement;
         isSet = _domains[d].HasMeasurement;
+        measurement = isSet ? _hashes[_regions.Length + d] : default;
         return CapabilityError.Ok;
     }
 
@@ -621,7 +621,10 @@ public sealed partial class CapabilityEngine
 
                 ref RegionNode r = ref WRegion(c.Target);
                 r.HasHash = withHash;
-                r.Hash = withHash ? hash : default;
+                if (withHash)
+                {
+                    WHash(c.Target) = hash;
+                }
                 break;
             case CapabilityKind.Management when valid:
                 int m = c.Target;

@@ -27,6 +27,9 @@ public sealed partial class CapabilityEngine
     private readonly Update[] _updates;
     private readonly CoreSlot[] _cores;
     private readonly DeviceSlot[] _devices;
+
+    // Hashes live outside the nodes so journaling a node copies less: index r for region r, Regions + d for domain d's measurement.
+    private readonly RegionHash[] _hashes;
     private readonly Journal _journal;
     private Header _h;
     private bool _explicitTx;
@@ -64,10 +67,10 @@ public sealed partial class CapabilityEngine
         public int CapFresh;
         public int CapFree;
         public int TrackerHead;
+        public int TrackerRoot;
         public int TrackerNodes;
         public int PendingPermissionUpdates;
         public bool HasMeasurement;
-        public RegionHash Measurement;
     }
 
     private struct CapSlot
@@ -95,14 +98,18 @@ public sealed partial class CapabilityEngine
         public bool Confidential;
         public CleanupPolicy Policy;
         public bool HasHash;
-        public RegionHash Hash;
         public int FirstChild;
         public int LastChild;
         public int NextSibling;
         public int PrevSibling;
         public int ChildCount;
         public int CarveCount;
-        public ulong ChildMaxEnd;
+        public int ChildRoot;
+        public int CLeft;
+        public int CRight;
+        public int CUp;
+        public ulong SubMaxEnd;
+        public ulong SubCarveMaxEnd;
         public ulong Sequence;
     }
 
@@ -112,6 +119,10 @@ public sealed partial class CapabilityEngine
         public ulong End;
         public int Ref, Read, Write, Exec, Super;
         public int Next;
+        public int Prev;
+        public int Left;
+        public int Right;
+        public int Up;
     }
 
     private struct CoreSlot
@@ -255,6 +266,16 @@ public sealed partial class CapabilityEngine
         return ref _cores[i];
     }
 
+    private ref RegionHash WHash(int i)
+    {
+        if (Journaling)
+        {
+            _journal.SaveHash(i);
+        }
+
+        return ref _hashes[i];
+    }
+
     private ref DeviceSlot WDevice(int i)
     {
         if (Journaling)
@@ -280,6 +301,7 @@ public sealed partial class CapabilityEngine
         private readonly Pool<Update> _updates;
         private readonly Pool<CoreSlot> _cores;
         private readonly Pool<DeviceSlot> _devices;
+        private readonly Pool<RegionHash> _hashes;
         private Header _header;
         private int _tx;
 
@@ -293,10 +315,11 @@ public sealed partial class CapabilityEngine
             _updates = new Pool<Update>(engine._updates.Length);
             _cores = new Pool<CoreSlot>(engine._cores.Length);
             _devices = new Pool<DeviceSlot>(engine._devices.Length);
+            _hashes = new Pool<RegionHash>(engine._hashes.Length);
         }
 
         public int SavedSlots =>
-            _domains.Count + _caps.Count + _regions.Count + _tracker.Count + _updates.Count + _cores.Count + _devices.Count;
+            _domains.Count + _caps.Count + _regions.Count + _tracker.Count + _updates.Count + _cores.Count + _devices.Count + _hashes.Count;
 
         public void Begin()
         {
@@ -311,6 +334,7 @@ public sealed partial class CapabilityEngine
                 _updates.ResetStamps();
                 _cores.ResetStamps();
                 _devices.ResetStamps();
+                _hashes.ResetStamps();
             }
 
             _header = _e._h;
@@ -328,6 +352,7 @@ public sealed partial class CapabilityEngine
             _updates.Restore(_e._updates);
             _cores.Restore(_e._cores);
             _devices.Restore(_e._devices);
+            _hashes.Restore(_e._hashes);
             _e._h = _header;
             Clear();
         }
@@ -346,6 +371,8 @@ public sealed partial class CapabilityEngine
 
         public void SaveDevice(int i) => _devices.Save(_e._devices, i, _tx);
 
+        public void SaveHash(int i) => _hashes.Save(_e._hashes, i, _tx);
+
         private void Clear()
         {
             _domains.Count = 0;
@@ -355,6 +382,7 @@ public sealed partial class CapabilityEngine
             _updates.Count = 0;
             _cores.Count = 0;
             _devices.Count = 0;
+            _hashes.Count = 0;
         }
 
         /// <summary>Saved copies of one pool's slots.</summary>

@@ -161,20 +161,8 @@ public sealed partial class CapabilityEngine
     /// <summary>The tracker node of a domain covering an address, or <see cref="NoSlot"/>.</summary>
     private int TrackerAt(int d, ulong address)
     {
-        for (int t = _domains[d].TrackerHead; t != NoSlot; t = _tracker[t].Next)
-        {
-            if (_tracker[t].Start > address)
-            {
-                return NoSlot;
-            }
-
-            if (_tracker[t].End > address)
-            {
-                return t;
-            }
-        }
-
-        return NoSlot;
+        int t = TrackerFloor(d, address);
+        return t != NoSlot && _tracker[t].End > address ? t : NoSlot;
     }
 
     /// <summary>The smallest tracker boundary of any live domain strictly above <paramref name="after"/>, or false.</summary>
@@ -497,7 +485,7 @@ public sealed partial class CapabilityEngine
         {
             w.U8(SerHasHash);
             w.U64(RegionHash.Length);
-            w.Bytes(n.Hash.Bytes);
+            w.Bytes(_hashes[r].Bytes);
         }
         else
         {

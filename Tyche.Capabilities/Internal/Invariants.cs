@@ -117,6 +117,12 @@ public sealed partial class CapabilityEngine
             }
 
             usedTracker += n;
+            int inOrder = NoSlot;
+            int treapNodes = 0;
+            if (!TrackerTreapConsistent(d, _domains[d].TrackerRoot, NoSlot, ref inOrder, ref treapNodes) || treapNodes != n)
+            {
+                sink.Add(InvariantKind.Pools, HandleOf(d), (ulong)treapNodes, (ulong)n);
+            }
 
             int capFree = 0;
             for (int c = _domains[d].CapFree; c != NoSlot && capFree <= _caps; c = _capSlots[CapSlotIndex(d, c)].NextFree)
@@ -140,6 +146,33 @@ public sealed partial class CapabilityEngine
         if (usedTracker != _h.TrackerCount || usedTracker + freeTracker != _h.TrackerFresh)
         {
             sink.Add(InvariantKind.Pools, DomainHandle.Invalid, (ulong)usedTracker, (ulong)_h.TrackerCount);
+        }
+
+        // Cores: every running bit points at an initialised core running that domain, and back.
+        for (int d = 0; d < _h.DomainFresh; d++)
+        {
+            if (!_domains[d].Live)
+            {
+                continue;
+            }
+
+            BitmapIterator running = new(_domains[d].RunningCores);
+            while (running.MoveNext(out int core))
+            {
+                if (core >= _cores.Length || !_cores[core].Initialized || _cores[core].Domain != d || _cores[core].Generation != _domains[d].Generation)
+                {
+                    sink.Add(InvariantKind.Pools, HandleOf(d), (ulong)core, 4);
+                }
+            }
+        }
+
+        for (int core = 0; core < _cores.Length; core++)
+        {
+            if (_cores[core].Initialized && (!IsLiveIndex(_cores[core].Domain, _cores[core].Generation)
+                || (_domains[_cores[core].Domain].RunningCores & (1UL << core)) == 0))
+            {
+                sink.Add(InvariantKind.Pools, DomainHandle.Invalid, (ulong)core, 5);
+            }
         }
 
         if (_h.QueueCount < 0 || _h.QueueCount > _updates.Length)
@@ -307,7 +340,7 @@ public sealed partial class CapabilityEngine
                     carves++;
                 }
 
-                if (child.Parent != r || child.Start < lastStart || child.End > n.ChildMaxEnd)
+                if (child.Parent != r || child.Start < lastStart)
                 {
                     sink.Add(InvariantKind.RegionTree, owner, child.Start, child.End);
                 }
@@ -324,11 +357,85 @@ public sealed partial class CapabilityEngine
                 }
             }
 
+            int inOrderChild = n.FirstChild;
+            int treapCount = 0;
+            if (!ChildTreapConsistent(n.ChildRoot, NoSlot, ref inOrderChild, ref treapCount) || treapCount != count || inOrderChild != NoSlot)
+            {
+                sink.Add(InvariantKind.RegionTree, owner, n.Start, n.End);
+            }
+
             if (count != n.ChildCount || carves != n.CarveCount)
             {
                 sink.Add(InvariantKind.RegionTree, owner, n.Start, n.End);
             }
         }
+    }
+
+    /// <summary>In-order walk of a tracker treap: parent links, heap order, and the order of the linked list.</summary>
+    private bool TrackerTreapConsistent(int d, int x, int up, ref int previous, ref int count)
+    {
+        if (x == NoSlot)
+        {
+            return true;
+        }
+
+        if (_tracker[x].Up != up || count > _tracker.Length || (up != NoSlot && Priority(x) > Priority(up)))
+        {
+            return false;
+        }
+
+        if (!TrackerTreapConsistent(d, _tracker[x].Left, x, ref previous, ref count))
+        {
+            return false;
+        }
+
+        int expected = previous == NoSlot ? _domains[d].TrackerHead : _tracker[previous].Next;
+        if (expected != x || _tracker[x].Prev != previous)
+        {
+            return false;
+        }
+
+        previous = x;
+        count++;
+        return TrackerTreapConsistent(d, _tracker[x].Right, x, ref previous, ref count);
+    }
+
+    /// <summary>In-order walk of a children treap against the sibling list, checking parent links and aggregates.</summary>
+    private bool ChildTreapConsistent(int x, int up, ref int expected, ref int count)
+    {
+        if (x == NoSlot)
+        {
+            return true;
+        }
+
+        ref readonly RegionNode n = ref _regions[x];
+        if (n.CUp != up || count > _regions.Length || (up != NoSlot && Priority(x) > Priority(up)))
+        {
+            return false;
+        }
+
+        ulong all = n.End;
+        ulong carves = n.Kind == RegionCarve ? n.End : 0;
+        if (n.CLeft != NoSlot)
+        {
+            all = Math.Max(all, _regions[n.CLeft].SubMaxEnd);
+            carves = Math.Max(carves, _regions[n.CLeft].SubCarveMaxEnd);
+        }
+
+        if (n.CRight != NoSlot)
+        {
+            all = Math.Max(all, _regions[n.CRight].SubMaxEnd);
+            carves = Math.Max(carves, _regions[n.CRight].SubCarveMaxEnd);
+        }
+
+        if (all != n.SubMaxEnd || carves != n.SubCarveMaxEnd || !ChildTreapConsistent(n.CLeft, x, ref expected, ref count) || expected != x)
+        {
+            return false;
+        }
+
+        expected = n.NextSibling;
+        count++;
+        return ChildTreapConsistent(n.CRight, x, ref expected, ref count);
     }
 
     // I4
@@ -509,6 +616,47 @@ public sealed partial class CapabilityEngine
         }
     }
 
+    /// <summary>Test hook (reference <c>find_lower_bound</c>): the start of the tracker node with the greatest start ≤ <paramref name="address"/>.</summary>
+    internal bool TryTrackerLowerBound(DomainHandle domain, ulong address, out ulong start, out bool isHead)
+    {
+        start = 0;
+        isHead = false;
+        if (!TryDomainIndex(domain, out int d))
+        {
+            return false;
+        }
+
+        int t = TrackerFloor(d, address);
+        if (t == NoSlot)
+        {
+            return false;
+        }
+
+        start = _tracker[t].Start;
+        isHead = t == _domains[d].TrackerHead;
+        return true;
+    }
+
+    /// <summary>Test hook (reference <c>get_refcount</c>): the greatest reference count among tracker nodes intersecting the range.</summary>
+    internal int TrackerReferenceCount(DomainHandle domain, ulong start, ulong end)
+    {
+        if (!TryDomainIndex(domain, out int d))
+        {
+            return 0;
+        }
+
+        int max = 0;
+        for (int t = _domains[d].TrackerHead; t != NoSlot; t = _tracker[t].Next)
+        {
+            if (_tracker[t].End > start && _tracker[t].Start < end)
+            {
+                max = Math.Max(max, _tracker[t].Ref);
+            }
+        }
+
+        return max;
+    }
+
     /// <summary>The number of slots saved in the journal of the current transaction (for tests of the journal).</summary>
     internal int JournalSavedSlots => _journal.SavedSlots;
 
@@ -531,7 +679,7 @@ public sealed partial class CapabilityEngine
             sb.Append(ci, $"domain {i} live={d.Live} gen={d.Generation} next={d.NextFree} id={d.Id} mgr={d.Manager}/{d.ManagerGeneration} ");
             sb.Append(ci, $"perm=0x{d.Permissions:x} traps=0x{d.Traps:x} cores=0x{d.CoreMap:x} set={d.ConfigSet} sealed={d.Sealed} io={d.IsIo} ");
             sb.Append(ci, $"revoking={d.BeingRevoked} running=0x{d.RunningCores:x} capFresh={d.CapFresh} capFree={d.CapFree} ");
-            sb.Append(ci, $"trkHead={d.TrackerHead} trkNodes={d.TrackerNodes} pending={d.PendingPermissionUpdates} meas={d.HasMeasurement}:{d.Measurement}\n");
+            sb.Append(ci, $"trkHead={d.TrackerHead} trkRoot={d.TrackerRoot} trkNodes={d.TrackerNodes} pending={d.PendingPermissionUpdates} meas={d.HasMeasurement}:{(d.HasMeasurement ? _hashes[_regions.Length + i].ToString() : "-")}\n");
             for (int local = 0; local < d.CapFresh; local++)
             {
                 ref readonly CapSlot c = ref _capSlots[CapSlotIndex(i, local)];
@@ -541,7 +689,7 @@ public sealed partial class CapabilityEngine
             for (int t = d.TrackerHead; t != NoSlot; t = _tracker[t].Next)
             {
                 ref readonly TrackerNode n = ref _tracker[t];
-                sb.Append(ci, $"  tracker #{t} [0x{n.Start:x}, 0x{n.End:x}) {n.Ref} ({n.Read} {n.Write} {n.Exec} {n.Super})\n");
+                sb.Append(ci, $"  tracker #{t} [0x{n.Start:x}, 0x{n.End:x}) {n.Ref} ({n.Read} {n.Write} {n.Exec} {n.Super}) prev={n.Prev} l={n.Left} r={n.Right} up={n.Up}\n");
             }
         }
 
@@ -549,8 +697,9 @@ public sealed partial class CapabilityEngine
         {
             ref readonly RegionNode r = ref _regions[i];
             sb.Append(ci, $"region {i} live={r.Live} gen={r.Generation} next={r.NextFree} kind={r.Kind} owner={r.Owner} parent={r.Parent} ");
-            sb.Append(ci, $"[0x{r.Start:x}, 0x{r.End:x}) ops=0x{(int)r.Ops:x} conf={r.Confidential} policy={r.Policy} hash={r.HasHash}:{r.Hash} ");
-            sb.Append(ci, $"children={r.FirstChild}..{r.LastChild} sib={r.PrevSibling}/{r.NextSibling} n={r.ChildCount} carves={r.CarveCount} maxEnd=0x{r.ChildMaxEnd:x} seq={r.Sequence}\n");
+            sb.Append(ci, $"[0x{r.Start:x}, 0x{r.End:x}) ops=0x{(int)r.Ops:x} conf={r.Confidential} policy={r.Policy} hash={r.HasHash}:{(r.HasHash ? _hashes[i].ToString() : "-")} ");
+            sb.Append(ci, $"children={r.FirstChild}..{r.LastChild} sib={r.PrevSibling}/{r.NextSibling} n={r.ChildCount} carves={r.CarveCount} seq={r.Sequence} ");
+            sb.Append(ci, $"treap root={r.ChildRoot} l={r.CLeft} r={r.CRight} up={r.CUp} max=0x{r.SubMaxEnd:x} carveMax=0x{r.SubCarveMaxEnd:x}\n");
         }
 
         sb.Append("tracker free:");

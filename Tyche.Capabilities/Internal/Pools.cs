@@ -47,6 +47,7 @@ public sealed partial class CapabilityEngine
         d.Manager = NoSlot;
         d.CapFree = NoSlot;
         d.TrackerHead = NoSlot;
+        d.TrackerRoot = NoSlot;
         return i;
     }
 
@@ -285,6 +286,10 @@ public sealed partial class CapabilityEngine
         r.NextSibling = NoSlot;
         r.PrevSibling = NoSlot;
         r.NextFree = NoSlot;
+        r.ChildRoot = NoSlot;
+        r.CLeft = NoSlot;
+        r.CRight = NoSlot;
+        r.CUp = NoSlot;
         return i;
     }
 

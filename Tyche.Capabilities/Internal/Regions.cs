@@ -152,45 +152,26 @@ public sealed partial class CapabilityEngine
             return false;
         }
 
-        if (parent.ChildCount == 0 || access.Start >= parent.ChildMaxEnd)
+        if (parent.ChildCount == 0)
         {
             return true;
         }
 
-        if (!carve && parent.CarveCount == 0)
+        // Carves overlap no sibling, aliases overlap no carve: the greatest end among the (carved) children starting
+        // below the new end must not pass the new start (an O(log n) query on the augmented children treap).
+        if (carve)
         {
-            return true;
+            return ChildPrefixMaxEnd(p, access.End, false) <= access.Start;
         }
 
-        // Children are sorted by start: walk back from the last child, skipping those that start at or after the end.
-        for (int ch = parent.LastChild; ch != NoSlot; ch = _regions[ch].PrevSibling)
-        {
-            ref readonly RegionNode child = ref _regions[ch];
-            if (child.Start >= access.End)
-            {
-                continue;
-            }
-
-            if ((carve || child.Kind == RegionCarve) && child.End > access.Start)
-            {
-                return false;
-            }
-        }
-
-        return true;
+        return parent.CarveCount == 0 || ChildPrefixMaxEnd(p, access.End, true) <= access.Start;
     }
 
     /// <summary>Inserts a child after every sibling whose start is ≤ its start (stable order, as the reference).</summary>
     private void InsertChild(int p, int c)
     {
+        int after = ChildFloor(p, _regions[c].Start);
         ref RegionNode parent = ref WRegion(p);
-        ulong start = _regions[c].Start;
-        int after = parent.LastChild;
-        while (after != NoSlot && _regions[after].Start > start)
-        {
-            after = _regions[after].PrevSibling;
-        }
-
         ref RegionNode child = ref WRegion(c);
         child.PrevSibling = after;
         if (after == NoSlot)
@@ -219,15 +200,13 @@ public sealed partial class CapabilityEngine
             parent.CarveCount++;
         }
 
-        if (child.End > parent.ChildMaxEnd)
-        {
-            parent.ChildMaxEnd = child.End;
-        }
+        ChildTreapInsert(p, c);
     }
 
     private void UnlinkChild(int c)
     {
         int p = _regions[c].Parent;
+        ChildTreapDelete(p, c);
         ref RegionNode parent = ref WRegion(p);
         int prev = _regions[c].PrevSibling;
         int next = _regions[c].NextSibling;
@@ -253,11 +232,6 @@ public sealed partial class CapabilityEngine
         if (_regions[c].Kind == RegionCarve)
         {
             parent.CarveCount--;
-        }
-
-        if (parent.ChildCount == 0)
-        {
-            parent.ChildMaxEnd = 0;
         }
     }
 
@@ -463,7 +437,7 @@ public sealed partial class CapabilityEngine
         ref readonly RegionNode n = ref _regions[_capSlots[slot].Target];
         access = new AccessRights(n.Start, n.End, n.Ops);
         cleanup = n.Policy;
-        hash = n.Hash;
+        hash = n.HasHash ? _hashes[_capSlots[slot].Target] : default;
         hasHash = n.HasHash;
         return CapabilityError.Ok;
     }

@@ -12,33 +12,70 @@ public sealed partial class CapabilityEngine
 
     private void LinkTrackerAfter(int domain, int prev, int node)
     {
+        int next = prev == NoSlot ? _domains[domain].TrackerHead : _tracker[prev].Next;
+        ref TrackerNode n = ref WTracker(node);
+        n.Prev = prev;
+        n.Next = next;
         if (prev == NoSlot)
         {
-            WTracker(node).Next = _domains[domain].TrackerHead;
             WDomain(domain).TrackerHead = node;
         }
         else
         {
-            WTracker(node).Next = _tracker[prev].Next;
             WTracker(prev).Next = node;
         }
 
+        if (next != NoSlot)
+        {
+            WTracker(next).Prev = node;
+        }
+
         WDomain(domain).TrackerNodes++;
+        TrackerTreapInsert(domain, node);
     }
 
-    private void UnlinkTrackerAfter(int domain, int prev, int node)
+    private void UnlinkTracker(int domain, int node)
     {
+        TrackerTreapDelete(domain, node);
+        int prev = _tracker[node].Prev;
+        int next = _tracker[node].Next;
         if (prev == NoSlot)
         {
-            WDomain(domain).TrackerHead = _tracker[node].Next;
+            WDomain(domain).TrackerHead = next;
         }
         else
         {
-            WTracker(prev).Next = _tracker[node].Next;
+            WTracker(prev).Next = next;
+        }
+
+        if (next != NoSlot)
+        {
+            WTracker(next).Prev = prev;
         }
 
         WDomain(domain).TrackerNodes--;
         FreeTracker(node);
+    }
+
+    /// <summary>Finds the first node ending after <paramref name="start"/> and its predecessor, in O(log n) through the treap.</summary>
+    private void TrackerSeek(int domain, ulong start, out int prev, out int cur)
+    {
+        int x = TrackerFloor(domain, start);
+        if (x == NoSlot)
+        {
+            prev = NoSlot;
+            cur = _domains[domain].TrackerHead;
+        }
+        else if (_tracker[x].End > start)
+        {
+            cur = x;
+            prev = _tracker[x].Prev;
+        }
+        else
+        {
+            prev = x;
+            cur = _tracker[x].Next;
+        }
     }
 
     /// <summary>Splits <paramref name="node"/> at <paramref name="at"/> (strictly inside it); returns the right half.</summary>
@@ -76,13 +113,7 @@ public sealed partial class CapabilityEngine
         int x = (ops & MemoryOperations.Execute) != 0 ? 1 : 0;
         int s = (ops & MemoryOperations.Super) != 0 ? 1 : 0;
 
-        int prev = NoSlot;
-        int cur = _domains[domain].TrackerHead;
-        while (cur != NoSlot && _tracker[cur].End <= start)
-        {
-            prev = cur;
-            cur = _tracker[cur].Next;
-        }
+        TrackerSeek(domain, start, out int prev, out int cur);
 
         int before = prev;
         ulong pos = start;
@@ -163,13 +194,7 @@ public sealed partial class CapabilityEngine
         int x = (ops & MemoryOperations.Execute) != 0 ? 1 : 0;
         int s = (ops & MemoryOperations.Super) != 0 ? 1 : 0;
 
-        int prev = NoSlot;
-        int cur = _domains[domain].TrackerHead;
-        while (cur != NoSlot && _tracker[cur].End <= start)
-        {
-            prev = cur;
-            cur = _tracker[cur].Next;
-        }
+        TrackerSeek(domain, start, out int prev, out int cur);
 
         if (cur == NoSlot || _tracker[cur].Start > start)
         {
@@ -216,7 +241,7 @@ public sealed partial class CapabilityEngine
             if (c.Ref == 0)
             {
                 changed = true;
-                UnlinkTrackerAfter(domain, prev, cur);
+                UnlinkTracker(domain, cur);
             }
             else
             {
@@ -245,7 +270,7 @@ public sealed partial class CapabilityEngine
             if (_tracker[cur].End == _tracker[next].Start && SameCounts(_tracker[cur], _tracker[next]))
             {
                 WTracker(cur).End = _tracker[next].End;
-                UnlinkTrackerAfter(domain, cur, next);
+                UnlinkTracker(domain, next);
                 continue;
             }
 
@@ -292,6 +317,7 @@ public sealed partial class CapabilityEngine
 
         ref DomainSlot d = ref WDomain(domain);
         d.TrackerHead = NoSlot;
+        d.TrackerRoot = NoSlot;
         d.TrackerNodes = 0;
     }
 

@@ -343,3 +343,33 @@ public sealed class AdditionTests
         e.DrainUpdates(sink);
     }
 }
+
+/// <summary>Device edge cases.</summary>
+public sealed class DeviceEdgeTests
+{
+    [Fact]
+    public void RevokingAnUnsentDeviceWithOwnRevokeCapabilityIsRefusedForRootDevices()
+    {
+        var (e, d0, _) = Boot(0x1000);
+        LocalCapability dev = e.CreateRootDevice(d0, new DeviceId(0, 1, 0, 0));
+        e.CreateRevokeCapability(d0, dev);
+        e.AssertFailsUnchanged(CapabilityError.InvalidOperation, () => e.TryRevoke(d0, dev));
+        e.AssertInvariants();
+    }
+
+    [Fact]
+    public void HolderRevokingAGrantedDeviceGivesItBack()
+    {
+        var (e, d0, _) = Boot(0x1000);
+        LocalCapability m1 = e.CreateDomain(d0);
+        DomainHandle d1 = e.GetDomainHandle(d0, m1);
+        DeviceId id = new(0, 1, 0, 0);
+        LocalCapability dev = e.CreateRootDevice(d0, id);
+        e.CreateRevokeCapability(d0, dev);
+        LocalCapability inChild = e.Send(d0, dev, m1);
+        e.Revoke(d1, inChild);
+        Assert.Equal(CapabilityError.Ok, e.TryGetDeviceOwner(id, out DomainHandle owner));
+        Assert.Equal(d0, owner);
+        e.AssertInvariants();
+    }
+}

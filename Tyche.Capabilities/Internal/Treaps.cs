@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: Apache-2.0
+using System;
+
+namespace Tyche.Capabilities;
+
+/// <summary>
+/// Ordered indexes kept beside the linked lists (which keep the reference's order for enumeration, serialization and
+/// cascades): a treap per domain over its tracker nodes (key: start) and a treap per region over its children (key:
+/// start, then creation sequence) augmented with the maximum end of all children and of carved children in each
+/// subtree. Priorities are a hash of the pool index, so the structure is deterministic; every write goes through the
+/// journal like any other pool write.
+/// </summary>
+public sealed partial class CapabilityEngine
+{
+    private static uint Priority(int index)
+    {
+        uint x = (uint)index + 0x9E3779B9u;
+        x ^= x >> 16;
+        x *= 0x85EBCA6Bu;
+        x ^= x >> 13;
+        x *= 0xC2B2AE35u;
+        x ^= x >> 16;
+        return x;
+    }
+
+    // ------------------------------------------------------------------ tracker treap
+
+    /// <summary>The tracker node with the greatest start ≤ <paramref name="key"/>, or <see cref="NoSlot"/>.</summary>
+    private int TrackerFloor(int domain, ulong key)
+    {
+        int best = NoSlot;
+        int x = _domains[domain].TrackerRoot;
+        while (x != NoSlot)
+        {
+            if (_tracker[x].Start <= key)
+            {
+                best = x;
+                x = _tracker[x].Right;
+            }
+            else
+            {
+                x = _tracker[x].Left;
+            }
+        }
+
+        return best;
+    }
+
+    private void TrackerTreapInsert(int domain, int n)
+    {
+        ref TrackerNode node = ref WTracker(n);
+        node.Left = NoSlot;
+        node.Right = NoSlot;
+        node.Up = NoSlot;
+        ulong key = node.Start;
+        int x = _domains[domain].TrackerRoot;
+        if (x == NoSlot)
+        {
+            WDomain(domain).TrackerRoot = n;
+            return;
+        }
+
+        while (true)
+        {
+            if (key < _tracker[x].Start)
+            {
+                if (_tracker[x].Left == NoSlot)
+                {
+                    WTracker(x).Left = n;
+                    break;
+                }
+
+                x = _tracker[x].Left;
+            }
+            else
+            {
+                if (_tracker[x].Right == NoSlot)
+                {
+                    WTracker(x).Right = n;
+                    break;
+                }
+
+                x = _tracker[x].Right;
+            }
+        }
+
+        WTracker(n).Up = x;
+        uint p = Priority(n);
+        while (_tracker[n].Up != NoSlot && Priority(_tracker[n].Up) < p)
+        {
+            TrackerRotateUp(domain, n);
+        }
+    }
+
+    private void TrackerTreapDelete(int domain, int n)
+    {
+        while (_tracker[n].Left != NoSlot || _tracker[n].Right != NoSlot)
+        {
+            int l = _tracker[n].Left;
+            int r = _tracker[n].Right;
+            int child = l == NoSlot ? r : r == NoSlot ? l : Priority(l) > Priority(r) ? l : r;
+            TrackerRotateUp(domain, child);
+        }
+
+        int up = _tracker[n].Up;
+        if (up == NoSlot)
+        {
+            WDomain(domain).TrackerRoot = NoSlot;
+        }
+        else if (_tracker[up].Left == n)
+        {
+            WTracker(up).Left = NoSlot;
+        }
+        else
+        {
+            WTracker(up).Right = NoSlot;
+        }
+
+        WTracker(n).Up = NoSlot;
+    }
+
+    /// <summary>Rotates <paramref name="x"/> above its parent.</summary>
+    private void TrackerRotateUp(int domain, int x)
+    {
+        int p = _tracker[x].Up;
+        int g = _tracker[p].Up;
+        ref TrackerNode xn = ref WTracker(x);
+        ref TrackerNode pn = ref WTracker(p);
+        if (pn.Left == x)
+        {
+            int b = xn.Right;
+            pn.Left = b;
+            if (b != NoSlot)
+            {
+                WTracker(b).Up = p;
+            }
+
+            xn.Right = p;
+        }
+        else
+        {
+            int b = xn.Left;
+            pn.Right = b;
+            if (b != NoSlot)
+            {
+                WTracker(b).Up = p;
+            }
+
+            xn.Left = p;
+        }
+
+        pn.Up = x;
+        xn.Up = g;
+        if (g == NoSlot)
+        {
+            WDomain(domain).TrackerRoot = x;
+        }
+        else if (_tracker[g].Left == p)
+        {
+            WTracker(g).Left = x;
+        }
+        else
+        {
+            WTracker(g).Right = x;
+        }
+    }
+
+    // ------------------------------------------------------------------ children treap
+
+    private static int CompareChild(in RegionNode a, in RegionNode b) =>
+        a.Start != b.Start ? a.Start.CompareTo(b.Start) : a.Sequence.CompareTo(b.Sequence);
+
+    /// <summary>The child with the greatest start ≤ <paramref name="start"/> (the last such in list order), or <see cref="NoSlot"/>.</summary>
+    private int ChildFloor(int parent, ulong start)
+    {
+        int best = NoSlot;
+        int x = _regions[parent].ChildRoot;
+        while (x != NoSlot)
+        {
+            if (_regions[x].Start <= start)
+            {
+                best = x;
+                x = _regions[x].CRight;
+            }
+            else
+            {
+                x = _regions[x].CLeft;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>The greatest end among children (or carved children) whose start is below <paramref name="end"/>; 0 when none.</summary>
+    private ulong ChildPrefixMaxEnd(int parent, ulong end, bool carvesOnly)
+    {
+        ulong max = 0;
+        int x = _regions[parent].ChildRoot;
+        while (x != NoSlot)
+        {
+            ref readonly RegionNode n = ref _regions[x];
+            if (n.Start < end)
+            {
+                if (!carvesOnly || n.Kind == RegionCarve)
+                {
+                    max = Math.Max(max, n.End);
+                }
+
+                if (n.CLeft != NoSlot)
+                {
+                    max = Math.Max(max, carvesOnly ? _regions[n.CLeft].SubCarveMaxEnd : _regions[n.CLeft].SubMaxEnd);
+                }
+
+                x = n.CRight;
+            }
+            else
+            {
+                x = n.CLeft;
+            }
+        }
+
+        return max;
+    }
+
+    private void ChildRecompute(int x)
+    {
+        ref RegionNode n = ref WRegion(x);
+        ulong all = n.End;
+        ulong carves = n.Kind == RegionCarve ? n.End : 0;
+        if (n.CLeft != NoSlot)
+        {
+            all = Math.Max(all, _regions[n.CLeft].SubMaxEnd);
+            carves = Math.Max(carves, _regions[n.CLeft].SubCarveMaxEnd);
+        }
+
+        if (n.CRight != NoSlot)
+        {
+            all = Math.Max(all, _regions[n.CRight].SubMaxEnd);
+            carves = Math.Max(carves, _regions[n.CRight].SubCarveMaxEnd);
+        }
+
+        n.SubMaxEnd = all;
+        n.SubCarveMaxEnd = carves;
+    }
+
+    private void ChildRecomputeUpwards(int x)
+    {
+        for (; x != NoSlot; x = _regions[x].CUp)
+        {
+            ChildRecompute(x);
+        }
+    }
+
+    private void ChildTreapInsert(int parent, int c)
+    {
+        ref RegionNode node = ref WRegion(c);
+        node.CLeft = NoSlot;
+        node.CRight = NoSlot;
+        node.CUp = NoSlot;
+        int x = _regions[parent].ChildRoot;
+        if (x == NoSlot)
+        {
+            WRegion(parent).ChildRoot = c;
+            ChildRecompute(c);
+            return;
+        }
+
+        while (true)
+        {
+            if (CompareChild(_regions[c], _regions[x]) < 0)
+            {
+                if (_regions[x].CLeft == NoSlot)
+                {
+                    WRegion(x).CLeft = c;
+                    break;
+                }
+
+                x = _regions[x].CLeft;
+            }
+            else
+            {
+                if (_regions[x].CRight == NoSlot)
+                {
+                    WRegion(x).CRight = c;
+                    break;
+                }
+
+                x = _regions[x].CRight;
+            }
+        }
+
+        WRegion(c).CUp = x;
+        ChildRecomputeUpwards(c);
+        uint p = Priority(c);
+        while (_regions[c].CUp != NoSlot && Priority(_regions[c].CUp) < p)
+        {
+            ChildRotateUp(parent, c);
+        }
+    }
+
+    private void ChildTreapDelete(int parent, int c)
+    {
+        while (_regions[c].CLeft != NoSlot || _regions[c].CRight != NoSlot)
+        {
+            int l = _regions[c].CLeft;
+            int r = _regions[c].CRight;
+            int child = l == NoSlot ? r : r == NoSlot ? l : Priority(l) > Priority(r) ? l : r;
+            ChildRotateUp(parent, child);
+        }
+
+        int up = _regions[c].CUp;
+        if (up == NoSlot)
+        {
+            WRegion(parent).ChildRoot = NoSlot;
+        }
+        else
+        {
+            if (_regions[up].CLeft == c)
+            {
+                WRegion(up).CLeft = NoSlot;
+            }
+            else
+            {
+                WRegion(up).CRight = NoSlot;
+            }
+
+            ChildRecomputeUpwards(up);
+        }
+
+        WRegion(c).CUp = NoSlot;
+    }
+
+    private void ChildRotateUp(int parent, int x)
+    {
+        int p = _regions[x].CUp;
+        int g = _regions[p].CUp;
+        ref RegionNode xn = ref WRegion(x);
+        ref RegionNode pn = ref WRegion(p);
+        if (pn.CLeft == x)
+        {
+            int b = xn.CRight;
+            pn.CLeft = b;
+            if (b != NoSlot)
+            {
+                WRegion(b).CUp = p;
+            }
+
+            xn.CRight = p;
+        }
+        else
+        {
+            int b = xn.CLeft;
+            pn.CRight = b;
+            if (b != NoSlot)
+            {
+                WRegion(b).CUp = p;
+            }
+
+            xn.CLeft = p;
+        }
+
+        pn.CUp = x;
+        xn.CUp = g;
+        if (g == NoSlot)
+        {
+            WRegion(parent).ChildRoot = x;
+        }
+        else if (_regions[g].CLeft == p)
+        {
+            WRegion(g).CLeft = x;
+        }
+        else
+        {
+            WRegion(g).CRight = x;
+        }
+
+        ChildRecompute(p);
+        ChildRecompute(x);
+    }
+}
