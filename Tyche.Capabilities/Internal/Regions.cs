@@ -247,12 +247,20 @@ public sealed partial class CapabilityEngine
             return CapabilityError.OwnsRootRegion;
         }
 
+        uint generation = _regions[r].Generation;
         while (_regions[r].FirstChild != NoSlot)
         {
             CapabilityError ce = RevokeRegion(_regions[r].FirstChild);
             if (ce != CapabilityError.Ok)
             {
                 return ce;
+            }
+
+            if (!_regions[r].Live || _regions[r].Generation != generation)
+            {
+                // A VITAL descendant revoked this region's owner, whose table still held this region, so the domain
+                // revocation already revoked it (re-entrantly). The node is free: nothing is left to do here.
+                return CapabilityError.Ok;
             }
         }
 
