@@ -710,17 +710,16 @@ internal sealed class ReferenceModel
             Fail(CapabilityError.OwnsRootRegion); // fix 2: only reachable by revoking the domain that owns it
         }
 
-        if (r.BeingRevoked || !r.Alive)
-        {
-            // Re-entered: a VITAL descendant killed this region's owner, whose table still holds this region. The
-            // outer revocation finishes it; revoking it twice would remove its range from the tracker twice.
-            return;
-        }
-
-        r.BeingRevoked = true;
-        while (r.Children.Count > 0)
+        while (r.Alive && r.Children.Count > 0)
         {
             RevokeRegion(r.Children[0]);
+        }
+
+        if (!r.Alive)
+        {
+            // A VITAL descendant revoked this region's owner, whose table still held this region: the domain
+            // revocation revoked it (re-entrantly, in slot order, as any valid capability). Nothing is left to do.
+            return;
         }
 
         r.Parent?.Children.Remove(r);
@@ -812,16 +811,16 @@ internal sealed class ReferenceModel
     }
 
     /// <summary>
-    /// Reference <c>switch</c>. Like the reference (and the engine), the caller is not required to be the domain running
-    /// on <paramref name="core"/>; see SwitchTests for the test that documents why it should be.
+    /// Reference <c>switch</c>, except that the caller must be running on <paramref name="core"/> (the reference only logs
+    /// when it is not; see SwitchTests).
     /// </summary>
     private void DoSwitch(MDomain d, int core, int index)
     {
         MCap cap = Lookup(d, index, CapabilityKind.Switch);
         MDomain n = cap.Target!;
-        if ((n.Core & (1UL << core)) == 0)
+        if ((n.Core & (1UL << core)) == 0 || (d.Running & (1UL << core)) == 0)
         {
-            Fail(CapabilityError.InvalidCore);
+            Fail(CapabilityError.InvalidCore); // the caller must be the domain running on the core (SwitchTests)
         }
 
         MCap back = new() { Kind = CapabilityKind.Switch, Target = d, Core = core };
@@ -1167,7 +1166,7 @@ internal sealed class MRegion
 {
     public MDomain Owner = null!;
     public MRegion? Parent;
-    public bool IsRoot, IsCarve, Confidential, Alive = true, BeingRevoked;
+    public bool IsRoot, IsCarve, Confidential, Alive = true;
     public ulong Start, End;
     public MemoryOperations Ops;
     public CleanupPolicy Cleanup;
