@@ -181,13 +181,14 @@ public sealed partial class CapabilityEngine
             {
                 ulong s = _tracker[t].Start;
                 ulong e = _tracker[t].End;
-                if ((s > after || (inclusive && s == after)) && s < next)
+                // `!found ||`: a boundary may be ulong.MaxValue itself (a range ending at the top of the address space).
+                if ((s > after || (inclusive && s == after)) && (!found || s < next))
                 {
                     next = s;
                     found = true;
                 }
 
-                if (e > after && e < next)
+                if (e > after && (!found || e < next))
                 {
                     next = e;
                     found = true;
