@@ -98,6 +98,7 @@ public sealed partial class CapabilityEngine
         public bool Confidential;
         public CleanupPolicy Policy;
         public bool HasHash;
+        public bool BeingRevoked;
         public int FirstChild;
         public int LastChild;
         public int NextSibling;

@@ -181,7 +181,6 @@ public sealed partial class CapabilityEngine
             {
                 ulong s = _tracker[t].Start;
                 ulong e = _tracker[t].End;
-                // `!found ||`: a boundary may be ulong.MaxValue itself (a range ending at the top of the address space).
                 if ((s > after || (inclusive && s == after)) && (!found || s < next))
                 {
                     next = s;

@@ -259,7 +259,7 @@ public sealed partial class CapabilityEngine
 
         static void Consider(ulong value, ulong after, bool inclusive, ref ulong next, ref bool found)
         {
-            if ((value > after || (inclusive && value == after)) && value < next)
+            if ((value > after || (inclusive && value == after)) && (!found || value < next))
             {
                 next = value;
                 found = true;
@@ -697,7 +697,7 @@ public sealed partial class CapabilityEngine
         {
             ref readonly RegionNode r = ref _regions[i];
             sb.Append(ci, $"region {i} live={r.Live} gen={r.Generation} next={r.NextFree} kind={r.Kind} owner={r.Owner} parent={r.Parent} ");
-            sb.Append(ci, $"[0x{r.Start:x}, 0x{r.End:x}) ops=0x{(int)r.Ops:x} conf={r.Confidential} policy={r.Policy} hash={r.HasHash}:{(r.HasHash ? _hashes[i].ToString() : "-")} ");
+            sb.Append(ci, $"[0x{r.Start:x}, 0x{r.End:x}) ops=0x{(int)r.Ops:x} conf={r.Confidential} policy={r.Policy} hash={r.HasHash}:{(r.HasHash ? _hashes[i].ToString() : "-")} revoking={r.BeingRevoked} ");
             sb.Append(ci, $"children={r.FirstChild}..{r.LastChild} sib={r.PrevSibling}/{r.NextSibling} n={r.ChildCount} carves={r.CarveCount} seq={r.Sequence} ");
             sb.Append(ci, $"treap root={r.ChildRoot} l={r.CLeft} r={r.CRight} up={r.CUp} max=0x{r.SubMaxEnd:x} carveMax=0x{r.SubCarveMaxEnd:x}\n");
         }

@@ -247,6 +247,13 @@ public sealed partial class CapabilityEngine
             return CapabilityError.OwnsRootRegion;
         }
 
+        if (_regions[r].BeingRevoked)
+        {
+            // Re-entered through a VITAL descendant that revoked this region's owner: the outer call finishes it.
+            return CapabilityError.Ok;
+        }
+
+        WRegion(r).BeingRevoked = true;
         uint generation = _regions[r].Generation;
         while (_regions[r].FirstChild != NoSlot)
         {
@@ -255,18 +262,19 @@ public sealed partial class CapabilityEngine
             {
                 return ce;
             }
+        }
 
-            if (!_regions[r].Live || _regions[r].Generation != generation)
-            {
-                // A VITAL descendant revoked this region's owner, whose table still held this region, so the domain
-                // revocation already revoked it (re-entrantly). The node is free: nothing is left to do here.
-                return CapabilityError.Ok;
-            }
+        if (!_regions[r].Live || _regions[r].Generation != generation)
+        {
+            return CapabilityError.Ok;
         }
 
         UnlinkChild(r);
         RegionNode node = _regions[r];
-        CapabilityError e = Deactivate(node.Owner, node.Start, node.End, RightsOf(node.Ops));
+
+        // The owner may have been revoked (and its tracker freed) by a VITAL descendant during the loop above.
+        bool ownerLive = _domains[node.Owner].Live;
+        CapabilityError e = ownerLive ? Deactivate(node.Owner, node.Start, node.End, RightsOf(node.Ops)) : CapabilityError.Ok;
         if (e != CapabilityError.Ok)
         {
             return e;
@@ -275,15 +283,18 @@ public sealed partial class CapabilityEngine
         if (node.Kind == RegionCarve)
         {
             ref readonly RegionNode parent = ref _regions[node.Parent];
-            e = Activate(parent.Owner, node.Start, node.End, RightsOf(parent.Ops));
-            if (e != CapabilityError.Ok)
+            if (_domains[parent.Owner].Live)
             {
-                return e;
+                e = Activate(parent.Owner, node.Start, node.End, RightsOf(parent.Ops));
+                if (e != CapabilityError.Ok)
+                {
+                    return e;
+                }
             }
         }
 
         FreeRegion(r);
-        if ((node.Ops & MemoryOperations.Vital) != 0)
+        if ((node.Ops & MemoryOperations.Vital) != 0 && ownerLive)
         {
             e = RevokeDomainIndex(node.Owner);
             if (e != CapabilityError.Ok)
