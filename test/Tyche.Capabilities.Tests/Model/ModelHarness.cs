@@ -95,6 +95,7 @@ internal sealed class ModelHarness
         }
 
         CapabilityError expected = CapabilityError.Ok;
+        Model.EngineResult = actual;
         try
         {
             expected = Model.Run(modelAction);

@@ -28,6 +28,9 @@ internal sealed class ReferenceModel
 
     public EngineCapacities Capacities { get; }
 
+    /// <summary>The engine's result for the operation being modelled (set by the harness before <see cref="Run"/>).</summary>
+    public CapabilityError EngineResult { get; set; }
+
     /// <summary>The model-internal key of a capability that only passes through a table within one operation.</summary>
     private const int TemporarySlot = -1_000_000;
 
@@ -154,9 +157,17 @@ internal sealed class ReferenceModel
     private MCap Insert(MDomain d, MCap cap, int index)
     {
         EnsureSlots(d, 1);
-        if (index == -2)
+        if (index == -2 || EngineResult != CapabilityError.Ok)
         {
-            d.Table[TemporarySlot] = cap; // counts towards the table size, never addressable by a caller
+            // -2: counts towards the table size, never addressable by a caller. When the engine failed, the indices it
+            // reported mean nothing; the model still runs to compute its own result (compared by the harness).
+            int key = TemporarySlot;
+            while (d.Table.ContainsKey(key))
+            {
+                key--;
+            }
+
+            d.Table[key] = cap;
             return cap;
         }
 
