@@ -99,6 +99,7 @@ public sealed partial class CapabilityEngine
         public CleanupPolicy Policy;
         public bool HasHash;
         public bool BeingRevoked;
+        public bool DeferredRevoke;
         public int FirstChild;
         public int LastChild;
         public int NextSibling;

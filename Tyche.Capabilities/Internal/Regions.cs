@@ -257,7 +257,16 @@ public sealed partial class CapabilityEngine
         uint generation = _regions[r].Generation;
         while (_regions[r].FirstChild != NoSlot)
         {
-            CapabilityError ce = RevokeRegion(_regions[r].FirstChild);
+            int child = _regions[r].FirstChild;
+            if (_regions[child].BeingRevoked)
+            {
+                // A descendant's revocation (further up the call stack) re-entered here through VITAL: finish this
+                // region when that descendant is gone (see the end of this method).
+                WRegion(r).DeferredRevoke = true;
+                return CapabilityError.Ok;
+            }
+
+            CapabilityError ce = RevokeRegion(child);
             if (ce != CapabilityError.Ok)
             {
                 return ce;
@@ -306,7 +315,19 @@ public sealed partial class CapabilityEngine
         if ((node.Ops & MemoryOperations.Cleanup) != 0
             && ((node.Ops & MemoryOperations.Write) != 0 || (node.Policy & CleanupPolicy.Flush) != 0))
         {
-            return Push(new Update(UpdateKind.Cleanup, DomainHandle.Invalid, start: node.Start, end: node.End, policy: node.Policy));
+            e = Push(new Update(UpdateKind.Cleanup, DomainHandle.Invalid, start: node.Start, end: node.End, policy: node.Policy));
+            if (e != CapabilityError.Ok)
+            {
+                return e;
+            }
+        }
+
+        if (_regions[node.Parent].Live && _regions[node.Parent].DeferredRevoke)
+        {
+            ref RegionNode parent = ref WRegion(node.Parent);
+            parent.DeferredRevoke = false;
+            parent.BeingRevoked = false;
+            return RevokeRegion(node.Parent);
         }
 
         return CapabilityError.Ok;

@@ -270,3 +270,46 @@ public sealed class FixTests
         e.AssertInvariants();
     }
 }
+
+/// <summary>Revocation cascades re-entered through VITAL regions (the reference panics or loops here).</summary>
+public sealed class VitalReentryTests
+{
+    [Fact]
+    public void VitalDescendantKillingTheOwnerOfAnAncestorDefersThatAncestor()
+    {
+        var (e, d0, r0) = Boot(0x1000);
+        LocalCapability m1 = e.CreateDomain(d0);
+        DomainHandle d1 = e.GetDomainHandle(d0, m1);
+        e.SetChildConfiguration(d0, m1, ConfigurationBitmap.Permission, (ulong)(DomainPermissions.Carve | DomainPermissions.Spawn | DomainPermissions.Send));
+        var (_, p) = e.Grant(d0, r0, A(0x200, 0x300), m1);
+        LocalCapability c = e.Carve(d1, p, A(0x200, 0x280));
+        e.Carve(d1, c, A(0x200, 0x240, MemoryOperations.Read | MemoryOperations.Vital));
+        LocalCapability m2 = e.CreateDomain(d1);
+        DomainHandle d2 = e.GetDomainHandle(d1, m2);
+        e.Send(d1, c, m2);
+        e.AssertInvariants();
+        e.Updates();
+        Assert.Equal(CapabilityError.Ok, e.TryRevokeDomain(d2));
+        Assert.False(e.IsLive(d1));
+        Assert.False(e.IsLive(d2));
+        Assert.Equal("{[0x0, 0x1000 | 1 (1 - 1 - 1 - 1)]}", e.Regions(d0));
+        Assert.Equal(new FreeCapacity(31, 1023, 1023, 124, 256), e.GetFreeCapacity());
+        e.AssertInvariants();
+    }
+
+    [Fact]
+    public void ManagerRevokingAGrantWithAVitalDescendantOfTheSameChild()
+    {
+        var (e, d0, r0) = Boot(0x1000);
+        LocalCapability m1 = e.CreateDomain(d0);
+        DomainHandle d1 = e.GetDomainHandle(d0, m1);
+        e.SetChildConfiguration(d0, m1, ConfigurationBitmap.Permission, (ulong)DomainPermissions.Carve);
+        var (rv, p) = e.Grant(d0, r0, A(0x200, 0x300), m1);
+        e.Carve(d1, p, A(0x280, 0x300, MemoryOperations.Read | MemoryOperations.Vital));
+        e.AssertFailsUnchanged(CapabilityError.RevokesOwnVitalRegion, () => e.TryRevoke(d1, p));
+        e.Revoke(d0, rv);
+        Assert.False(e.IsLive(d1));
+        Assert.Equal("{[0x0, 0x1000 | 1 (1 - 1 - 1 - 1)]}", e.Regions(d0));
+        e.AssertInvariants();
+    }
+}
