@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+using System;
+using Xunit.Abstractions;
+
+namespace Tyche.Capabilities.Tests.Verification;
+
+/// <summary>
+/// SPEC §1 "Allocation-free": after construction no operation allocates managed memory, on success or on error.
+/// Measured with <see cref="GC.GetAllocatedBytesForCurrentThread"/> around a batch; nothing inside the measured region
+/// allocates on the test side (no assertions, lambdas or boxing there).
+/// </summary>
+public sealed class AllocationTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void Ten_thousand_mixed_operations_allocate_zero_bytes()
+    {
+        var batch = new MixedBatch();
+        FreeCapacity initial = batch.Engine.GetFreeCapacity();
+        batch.RunOperations(5_000); // warm-up: JIT, tiering, first-use paths
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        long operations = batch.RunOperations(10_000);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        output.WriteLine($"{operations} engine calls, {allocated} bytes allocated");
+        Assert.Equal(0, batch.Unexpected);
+        Assert.True(operations >= 10_000);
+        Assert.Equal(0L, allocated);
+        // The batch is a steady state: no pool leaked across thousands of rounds.
+        Assert.Equal(initial, batch.Engine.GetFreeCapacity());
+        Check.NoViolations(batch.Engine);
+    }
+
+    [Fact]
+    public void Error_paths_at_pool_exhaustion_allocate_zero_bytes()
+    {
+        var b = new Booted(new EngineCapacities { Domains = 2, CapabilitiesPerDomain = 4, Regions = 3, PendingUpdates = 2, TrackerNodes = 1 });
+        CapabilityEngine e = b.Engine;
+        LocalCapability m = b.Child(out DomainHandle child, traps: 1);
+        b.FillTable(b.D0, b.R0);
+        b.FillQueue(child);
+        var map = new MemoryMapSegment[1];
+        var updates = new Update[1];
+        Span<InvariantViolation> violations = stackalloc InvariantViolation[2];
+        var access = new AccessRights(0x100, 0x200, MemoryOperations.Read);
+        int unexpected = 0;
+        for (int i = 0; i < 100; i++)
+        {
+            unexpected += Round(e, b, m, child, access, map, violations);
+        }
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1_000; i++)
+        {
+            unexpected += Round(e, b, m, child, access, map, violations);
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, unexpected);
+        Assert.Equal(0L, allocated);
+        Assert.Equal(1, e.DrainUpdates(updates));
+    }
+
+    private static int Round(CapabilityEngine e, Booted b, LocalCapability m, DomainHandle child, in AccessRights access,
+        MemoryMapSegment[] map, Span<InvariantViolation> violations)
+    {
+        int bad = 0;
+        bad += e.TryCreateDomain(b.D0, out _) == CapabilityError.OutOfMemory ? 0 : 1;                   // domain pool
+        bad += e.TryCreateRevokeCapability(b.D0, b.R0, out _) == CapabilityError.OutOfMemory ? 0 : 1;   // table (after GC)
+        bad += e.TryCreateRootRegion(child, access, out _) == CapabilityError.OutOfMemory ? 0 : 1;      // tracker nodes
+        bad += e.TryHandleTrap(child, 0, 1, 0) == CapabilityError.UpdateQueueFull ? 0 : 1;              // queue
+        bad += e.TryGetMemoryMap(map.AsSpan(0, 0), out _) == CapabilityError.OutOfMemory ? 0 : 1;     // short span
+        bad += e.TrySend(child, 0, m, out _) == CapabilityError.CapabilityDoesNotExist ? 0 : 1;
+        bad += e.TryAlias(b.D0, b.R0, new AccessRights(0x200, 0x100, MemoryOperations.Read), out _) == CapabilityError.OutOfMemory ? 0 : 1; // owner table full, checked before the range
+        bad += e.CheckInvariants(violations) == 0 ? 0 : 1;
+        return bad;
+    }
+}
