@@ -222,32 +222,44 @@ public sealed partial class CapabilityEngine
         return max;
     }
 
-    private void ChildRecompute(int x)
+    /// <summary>Recomputes a node's subtree maxima from its children; journals and writes only when they change.</summary>
+    /// <returns>Whether the stored maxima changed (when not, no ancestor's maxima can change either).</returns>
+    private bool ChildRecompute(int x)
     {
-        ref RegionNode n = ref WRegion(x);
+        ref readonly RegionNode n = ref _regions[x];
         ulong all = n.End;
         ulong carves = n.Kind == RegionCarve ? n.End : 0;
         if (n.CLeft != NoSlot)
         {
-            all = Math.Max(all, _regions[n.CLeft].SubMaxEnd);
-            carves = Math.Max(carves, _regions[n.CLeft].SubCarveMaxEnd);
+            ref readonly RegionNode l = ref _regions[n.CLeft];
+            all = Math.Max(all, l.SubMaxEnd);
+            carves = Math.Max(carves, l.SubCarveMaxEnd);
         }
 
         if (n.CRight != NoSlot)
         {
-            all = Math.Max(all, _regions[n.CRight].SubMaxEnd);
-            carves = Math.Max(carves, _regions[n.CRight].SubCarveMaxEnd);
+            ref readonly RegionNode r = ref _regions[n.CRight];
+            all = Math.Max(all, r.SubMaxEnd);
+            carves = Math.Max(carves, r.SubCarveMaxEnd);
         }
 
-        n.SubMaxEnd = all;
-        n.SubCarveMaxEnd = carves;
+        if (n.SubMaxEnd == all && n.SubCarveMaxEnd == carves)
+        {
+            return false;
+        }
+
+        ref RegionNode w = ref WRegion(x);
+        w.SubMaxEnd = all;
+        w.SubCarveMaxEnd = carves;
+        return true;
     }
 
+    /// <summary>Recomputes the maxima from <paramref name="x"/> towards the root after one leaf was attached or detached below it, stopping at the first node whose maxima do not change.</summary>
     private void ChildRecomputeUpwards(int x)
     {
-        for (; x != NoSlot; x = _regions[x].CUp)
+        while (x != NoSlot && ChildRecompute(x))
         {
-            ChildRecompute(x);
+            x = _regions[x].CUp;
         }
     }
 
@@ -257,11 +269,12 @@ public sealed partial class CapabilityEngine
         node.CLeft = NoSlot;
         node.CRight = NoSlot;
         node.CUp = NoSlot;
+        node.SubMaxEnd = node.End;
+        node.SubCarveMaxEnd = node.Kind == RegionCarve ? node.End : 0;
         int x = _regions[parent].ChildRoot;
         if (x == NoSlot)
         {
             WRegion(parent).ChildRoot = c;
-            ChildRecompute(c);
             return;
         }
 
@@ -290,7 +303,7 @@ public sealed partial class CapabilityEngine
         }
 
         WRegion(c).CUp = x;
-        ChildRecomputeUpwards(c);
+        ChildRecomputeUpwards(x);
         uint p = Priority(c);
         while (_regions[c].CUp != NoSlot && Priority(_regions[c].CUp) < p)
         {
