@@ -134,8 +134,7 @@ public sealed partial class CapabilityEngine
             return CapabilityError.Ok;
         }
 
-        e = Deactivate(owner, access.Start, access.End, RightsOf(parentOps));
-        return e != CapabilityError.Ok ? e : Activate(owner, access.Start, access.End, RightsOf(access.Operations));
+        return Reactivate(owner, access.Start, access.End, RightsOf(parentOps), RightsOf(access.Operations));
     }
 
     /// <summary>The reference's alias/carve admission: valid, contained, rights ⊆ parent ∪ attributes, no forbidden overlap.</summary>
@@ -283,13 +282,26 @@ public sealed partial class CapabilityEngine
 
         // The owner may have been revoked (and its tracker freed) by a VITAL descendant during the loop above.
         bool ownerLive = _domains[node.Owner].Live;
-        CapabilityError e = ownerLive ? Deactivate(node.Owner, node.Start, node.End, RightsOf(node.Ops)) : CapabilityError.Ok;
-        if (e != CapabilityError.Ok)
+        CapabilityError e;
+        if (ownerLive && node.Kind == RegionCarve && _regions[node.Parent].Owner == node.Owner)
         {
-            return e;
+            // Carved memory flows back to the same domain: only its rights change.
+            e = Reactivate(node.Owner, node.Start, node.End, RightsOf(node.Ops), RightsOf(_regions[node.Parent].Ops));
+            if (e != CapabilityError.Ok)
+            {
+                return e;
+            }
+        }
+        else
+        {
+            e = ownerLive ? Deactivate(node.Owner, node.Start, node.End, RightsOf(node.Ops)) : CapabilityError.Ok;
+            if (e != CapabilityError.Ok)
+            {
+                return e;
+            }
         }
 
-        if (node.Kind == RegionCarve)
+        if (node.Kind == RegionCarve && !(ownerLive && _regions[node.Parent].Owner == node.Owner))
         {
             ref readonly RegionNode parent = ref _regions[node.Parent];
             if (_domains[parent.Owner].Live)

@@ -255,6 +255,95 @@ public sealed partial class CapabilityEngine
         return CapabilityError.Ok;
     }
 
+    /// <summary>
+    /// Swaps one reference's rights from <paramref name="from"/> to <paramref name="to"/> over <c>[start, end)</c>: the net
+    /// effect of <see cref="TrackerRemove"/> then <see cref="TrackerAdd"/> on the same range, without freeing nodes whose
+    /// count drops to zero only to re-create them (and their treap rotations) a moment later. Applies only when every
+    /// byte of the range is tracked with at least one reference carrying <paramref name="from"/>; otherwise nothing
+    /// changes and <paramref name="applied"/> is false, so the caller runs the two steps.
+    /// </summary>
+    /// <param name="domain">The domain whose tracker changes.</param>
+    /// <param name="start">First byte.</param>
+    /// <param name="end">One past the last byte (greater than <paramref name="start"/>).</param>
+    /// <param name="from">The rights removed.</param>
+    /// <param name="to">The rights added.</param>
+    /// <param name="changed">Set when the two-step version would set it: a counter crossed 0↔1 or a node's reference count passed through 0.</param>
+    /// <param name="applied">Whether the swap was done (or failed part-way with the error returned).</param>
+    private CapabilityError TrackerSwap(int domain, ulong start, ulong end, MemoryOperations from, MemoryOperations to, ref bool changed, out bool applied)
+    {
+        applied = false;
+        int fr = (from & MemoryOperations.Read) != 0 ? 1 : 0;
+        int fw = (from & MemoryOperations.Write) != 0 ? 1 : 0;
+        int fx = (from & MemoryOperations.Execute) != 0 ? 1 : 0;
+        int fs = (from & MemoryOperations.Super) != 0 ? 1 : 0;
+        int tr = (to & MemoryOperations.Read) != 0 ? 1 : 0;
+        int tw = (to & MemoryOperations.Write) != 0 ? 1 : 0;
+        int tx = (to & MemoryOperations.Execute) != 0 ? 1 : 0;
+        int ts = (to & MemoryOperations.Super) != 0 ? 1 : 0;
+
+        TrackerSeek(domain, start, out int prev, out int cur);
+        ulong pos = start;
+        for (int n = cur; pos < end; n = _tracker[n].Next)
+        {
+            if (n == NoSlot || _tracker[n].Start > pos)
+            {
+                return CapabilityError.Ok;
+            }
+
+            ref readonly TrackerNode t = ref _tracker[n];
+            if (t.Ref < 1 || t.Read < fr || t.Write < fw || t.Exec < fx || t.Super < fs)
+            {
+                return CapabilityError.Ok;
+            }
+
+            pos = t.End;
+        }
+
+        applied = true;
+        int before = prev;
+        pos = start;
+        while (pos < end)
+        {
+            if (_tracker[cur].Start < pos)
+            {
+                int right = SplitTracker(domain, cur, pos);
+                if (right == NoSlot)
+                {
+                    return CapabilityError.OutOfMemory;
+                }
+
+                cur = right;
+            }
+
+            if (_tracker[cur].End > end && SplitTracker(domain, cur, end) == NoSlot)
+            {
+                return CapabilityError.OutOfMemory;
+            }
+
+            ref TrackerNode c = ref WTracker(cur);
+            c.Read -= fr;
+            c.Write -= fw;
+            c.Exec -= fx;
+            c.Super -= fs;
+            if (c.Ref == 1
+                || (fr != 0 && c.Read == 0) || (fw != 0 && c.Write == 0) || (fx != 0 && c.Exec == 0) || (fs != 0 && c.Super == 0)
+                || (tr != 0 && c.Read == 0) || (tw != 0 && c.Write == 0) || (tx != 0 && c.Exec == 0) || (ts != 0 && c.Super == 0))
+            {
+                changed = true;
+            }
+
+            c.Read += tr;
+            c.Write += tw;
+            c.Exec += tx;
+            c.Super += ts;
+            pos = c.End;
+            cur = c.Next;
+        }
+
+        Coalesce(domain, before, end);
+        return CapabilityError.Ok;
+    }
+
     /// <summary>Merges touching neighbours with identical counters, from <paramref name="from"/> (or the head) up to the first node starting after <paramref name="until"/>.</summary>
     private void Coalesce(int domain, int from, ulong until)
     {
@@ -303,6 +392,27 @@ public sealed partial class CapabilityEngine
         }
 
         return PushPermissionUpdate(domain);
+    }
+
+    /// <summary>
+    /// <see cref="Deactivate"/> with <paramref name="from"/> then <see cref="Activate"/> with <paramref name="to"/> over the
+    /// same range of the same domain, fused when possible (see <see cref="TrackerSwap"/>); same final tracker, same
+    /// updates, same errors.
+    /// </summary>
+    private CapabilityError Reactivate(int domain, ulong start, ulong end, MemoryOperations from, MemoryOperations to)
+    {
+        if (start < end)
+        {
+            bool changed = false;
+            CapabilityError e = TrackerSwap(domain, start, end, from, to, ref changed, out bool applied);
+            if (applied)
+            {
+                return e != CapabilityError.Ok || !changed || _domains[domain].BeingRevoked ? e : PushPermissionUpdate(domain);
+            }
+        }
+
+        CapabilityError d = Deactivate(domain, start, end, from);
+        return d != CapabilityError.Ok ? d : Activate(domain, start, end, to);
     }
 
     private void FreeAllTracker(int domain)

@@ -46,45 +46,38 @@ public sealed partial class CapabilityEngine
         return best;
     }
 
+    /// <summary>
+    /// Inserts node <paramref name="n"/>, already linked into the domain's list: it is attached in O(1) next to its list
+    /// neighbours (as the right child of its predecessor when that is free, else as the left child of its successor,
+    /// which is then the leftmost node of the predecessor's right subtree), then rotated up by priority. Keys are
+    /// unique and priorities distinct, so the resulting shape is the one a search from the root would give.
+    /// </summary>
     private void TrackerTreapInsert(int domain, int n)
     {
         ref TrackerNode node = ref WTracker(n);
         node.Left = NoSlot;
         node.Right = NoSlot;
         node.Up = NoSlot;
-        ulong key = node.Start;
-        int x = _domains[domain].TrackerRoot;
-        if (x == NoSlot)
+        if (_domains[domain].TrackerRoot == NoSlot)
         {
             WDomain(domain).TrackerRoot = n;
             return;
         }
 
-        while (true)
+        int prev = node.Prev;
+        int x;
+        if (prev != NoSlot && _tracker[prev].Right == NoSlot)
         {
-            if (key < _tracker[x].Start)
-            {
-                if (_tracker[x].Left == NoSlot)
-                {
-                    WTracker(x).Left = n;
-                    break;
-                }
-
-                x = _tracker[x].Left;
-            }
-            else
-            {
-                if (_tracker[x].Right == NoSlot)
-                {
-                    WTracker(x).Right = n;
-                    break;
-                }
-
-                x = _tracker[x].Right;
-            }
+            x = prev;
+            WTracker(x).Right = n;
+        }
+        else
+        {
+            x = node.Next;
+            WTracker(x).Left = n;
         }
 
-        WTracker(n).Up = x;
+        node.Up = x;
         uint p = Priority(n);
         while (_tracker[n].Up != NoSlot && Priority(_tracker[n].Up) < p)
         {
@@ -167,9 +160,6 @@ public sealed partial class CapabilityEngine
 
     // ------------------------------------------------------------------ children treap
 
-    private static int CompareChild(in RegionNode a, in RegionNode b) =>
-        a.Start != b.Start ? a.Start.CompareTo(b.Start) : a.Sequence.CompareTo(b.Sequence);
-
     /// <summary>The child with the greatest start ≤ <paramref name="start"/> (the last such in list order), or <see cref="NoSlot"/>.</summary>
     private int ChildFloor(int parent, ulong start)
     {
@@ -222,75 +212,80 @@ public sealed partial class CapabilityEngine
         return max;
     }
 
-    private void ChildRecompute(int x)
+    /// <summary>Recomputes a node's subtree maxima from its children; journals and writes only when they change.</summary>
+    /// <returns>Whether the stored maxima changed (when not, no ancestor's maxima can change either).</returns>
+    private bool ChildRecompute(int x)
     {
-        ref RegionNode n = ref WRegion(x);
+        ref readonly RegionNode n = ref _regions[x];
         ulong all = n.End;
         ulong carves = n.Kind == RegionCarve ? n.End : 0;
         if (n.CLeft != NoSlot)
         {
-            all = Math.Max(all, _regions[n.CLeft].SubMaxEnd);
-            carves = Math.Max(carves, _regions[n.CLeft].SubCarveMaxEnd);
+            ref readonly RegionNode l = ref _regions[n.CLeft];
+            all = Math.Max(all, l.SubMaxEnd);
+            carves = Math.Max(carves, l.SubCarveMaxEnd);
         }
 
         if (n.CRight != NoSlot)
         {
-            all = Math.Max(all, _regions[n.CRight].SubMaxEnd);
-            carves = Math.Max(carves, _regions[n.CRight].SubCarveMaxEnd);
+            ref readonly RegionNode r = ref _regions[n.CRight];
+            all = Math.Max(all, r.SubMaxEnd);
+            carves = Math.Max(carves, r.SubCarveMaxEnd);
         }
 
-        n.SubMaxEnd = all;
-        n.SubCarveMaxEnd = carves;
+        if (n.SubMaxEnd == all && n.SubCarveMaxEnd == carves)
+        {
+            return false;
+        }
+
+        ref RegionNode w = ref WRegion(x);
+        w.SubMaxEnd = all;
+        w.SubCarveMaxEnd = carves;
+        return true;
     }
 
+    /// <summary>Recomputes the maxima from <paramref name="x"/> towards the root after one leaf was attached or detached below it, stopping at the first node whose maxima do not change.</summary>
     private void ChildRecomputeUpwards(int x)
     {
-        for (; x != NoSlot; x = _regions[x].CUp)
+        while (x != NoSlot && ChildRecompute(x))
         {
-            ChildRecompute(x);
+            x = _regions[x].CUp;
         }
     }
 
+    /// <summary>
+    /// Inserts child <paramref name="c"/>, already linked into the parent's child list, in O(1) next to its list
+    /// neighbours (see <see cref="TrackerTreapInsert"/>), then fixes the maxima upwards and rotates it up by priority.
+    /// </summary>
     private void ChildTreapInsert(int parent, int c)
     {
         ref RegionNode node = ref WRegion(c);
         node.CLeft = NoSlot;
         node.CRight = NoSlot;
         node.CUp = NoSlot;
-        int x = _regions[parent].ChildRoot;
-        if (x == NoSlot)
+        node.SubMaxEnd = node.End;
+        node.SubCarveMaxEnd = node.Kind == RegionCarve ? node.End : 0;
+        if (_regions[parent].ChildRoot == NoSlot)
         {
             WRegion(parent).ChildRoot = c;
-            ChildRecompute(c);
             return;
         }
 
-        while (true)
+        int prev = node.PrevSibling;
+        int x;
+        if (prev != NoSlot && _regions[prev].CRight == NoSlot)
         {
-            if (CompareChild(_regions[c], _regions[x]) < 0)
-            {
-                if (_regions[x].CLeft == NoSlot)
-                {
-                    WRegion(x).CLeft = c;
-                    break;
-                }
-
-                x = _regions[x].CLeft;
-            }
-            else
-            {
-                if (_regions[x].CRight == NoSlot)
-                {
-                    WRegion(x).CRight = c;
-                    break;
-                }
-
-                x = _regions[x].CRight;
-            }
+            x = prev;
+            WRegion(x).CRight = c;
+        }
+        else
+        {
+            x = node.NextSibling;
+            WRegion(x).CLeft = c;
         }
 
-        WRegion(c).CUp = x;
-        ChildRecomputeUpwards(c);
+        node.CUp = x;
+        ChildRecomputeUpwards(x);
         uint p = Priority(c);
         while (_regions[c].CUp != NoSlot && Priority(_regions[c].CUp) < p)
         {
