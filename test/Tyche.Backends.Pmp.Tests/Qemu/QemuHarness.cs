@@ -31,6 +31,12 @@ internal sealed class HarnessRun
 
     public bool Done { get; set; }
 
+    /// <summary>The byte count the harness printed on its DONE line (bytes it sent before that line).</summary>
+    public long PrintedBytes { get; set; } = -1;
+
+    /// <summary>The bytes received before the DONE line; equal to <see cref="PrintedBytes"/> when nothing was lost.</summary>
+    public long ReceivedBytes { get; set; } = -1;
+
     public Dictionary<(int Table, int Entry), ulong> Addresses { get; } = [];
 
     public Dictionary<(int Table, int Register), ulong> Configs { get; } = [];
@@ -85,27 +91,40 @@ internal static class QemuHarness
         }
     }
 
-    /// <summary>Writes the blob (format in test/harness/riscv/main.c), boots QEMU and parses its report.</summary>
+    /// <summary>
+    /// Writes the blob (format in test/harness/riscv/main.c), boots QEMU and parses its report. The UART goes to a file,
+    /// not to a pipe: QEMU's 16550 model (hw/char/serial.c, MAX_XMIT_RETRY) drops a byte after a few failed writes to a
+    /// full non-blocking chardev, so a slow reader of <c>-serial stdio</c> silently lost whole stretches of output.
+    /// A regular file never refuses a write; the DONE line's byte count proves the report arrived complete.
+    /// </summary>
     public static HarnessRun Boot(string qemu, string elf, IReadOnlyList<HarnessTable> tables, int entryCount)
     {
-        string blob = Path.Combine(Path.GetDirectoryName(elf)!, $"table-{Guid.NewGuid():N}.bin");
+        string id = Guid.NewGuid().ToString("N");
+        string dir = Path.GetDirectoryName(elf)!;
+        string blob = Path.Combine(dir, $"table-{id}.bin");
+        string serial = Path.Combine(dir, $"serial-{id}.txt");
         try
         {
             File.WriteAllBytes(blob, Encode(tables, entryCount));
-            (int code, string text) = Run(qemu, Path.GetDirectoryName(elf)!, TimeSpan.FromSeconds(120),
-                "-machine", "virt", "-bios", "none", "-nographic", "-monitor", "none", "-serial", "stdio",
+            (int code, string console) = Run(qemu, dir, TimeSpan.FromSeconds(120),
+                "-machine", "virt", "-bios", "none", "-display", "none", "-monitor", "none", "-serial", "file:" + serial,
                 "-kernel", elf, "-device", $"loader,file={blob},addr=0x{BlobAddress:x},force-raw=on");
+            string text = File.Exists(serial) ? File.ReadAllText(serial, Encoding.ASCII) : string.Empty;
             HarnessRun run = Parse(text);
-            Assert.True(code == 0 && run.Done, $"QEMU exited with {code} (DONE printed: {run.Done}):\n{Tail(text)}");
+            Assert.True(code == 0 && run.Done, $"QEMU exited with {code} (DONE printed: {run.Done}):\n{Tail(text)}\n{console}");
             return run;
         }
         finally
         {
             File.Delete(blob);
+            File.Delete(serial);
         }
     }
 
     private static string Tail(string text) => text.Length > 4000 ? text[^4000..] : text;
+
+    /// <summary>The blob must end below the probe arena, which the harness fills with ecalls before reading the blob.</summary>
+    public const ulong MaxBlobBytes = ArenaStart - BlobAddress;
 
     public static byte[] Encode(IReadOnlyList<HarnessTable> tables, int entryCount)
     {
@@ -144,12 +163,30 @@ internal static class QemuHarness
         }
 
         w.Flush();
+        Assert.True((ulong)ms.Length <= MaxBlobBytes, $"table blob of {ms.Length} bytes would overlap the probe arena at 0x{ArenaStart:x} (at most {MaxBlobBytes} bytes fit at 0x{BlobAddress:x}); split the tables over several boots");
         return ms.ToArray();
     }
 
     public static HarnessRun Parse(string text)
     {
         var run = new HarnessRun { Output = text };
+
+        // Completeness before any line is trusted: a lost stretch of UART output splices two lines into one that may
+        // still parse (seen: "P 48 12 FAULT 7 000000000201039c2", a probe line ending in a CSR value of table 56). DONE
+        // carries the number of bytes the harness sent before it.
+        int done = text.StartsWith("DONE ", StringComparison.Ordinal) ? 0 : text.LastIndexOf("\nDONE ", StringComparison.Ordinal) + 1;
+        if (done > 0 || text.StartsWith("DONE ", StringComparison.Ordinal))
+        {
+            int eol = text.IndexOf('\n', done);
+            string count = text[(done + "DONE ".Length)..(eol < 0 ? text.Length : eol)].Trim();
+            run.PrintedBytes = long.TryParse(count, NumberStyles.None, CultureInfo.InvariantCulture, out long printed) ? printed : -1;
+            run.ReceivedBytes = done;
+            if (run.PrintedBytes != run.ReceivedBytes)
+            {
+                throw new InvalidOperationException($"harness output incomplete: the harness printed {count} bytes before DONE, {done} arrived");
+            }
+        }
+
         foreach (string raw in text.Split('\n'))
         {
             string[] f = raw.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
@@ -180,7 +217,7 @@ internal static class QemuHarness
                     };
                     break;
                 case "DONE":
-                    run.Done = true;
+                    run.Done = run.PrintedBytes >= 0;
                     break;
                 case "ERROR":
                     throw new InvalidOperationException("harness error: " + raw);

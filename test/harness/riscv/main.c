@@ -7,7 +7,8 @@
 //   TABLE <t>                 a table was programmed
 //   CSR <t> A <i> 0x<pmpaddr i>   /   CSR <t> C <r> 0x<pmpcfg r>   (read back)
 //   P <t> <i> ALLOW           /   P <t> <i> FAULT <mcause> 0x<mtval>
-//   ERROR <text>              /   DONE
+//   ERROR <text>              /   DONE <n>   (n = bytes printed before the DONE line, so the reader can prove
+//                                            that no output was lost on the way)
 // then exits QEMU through the sifive_test device (0x100000).
 #include <stdint.h>
 
@@ -54,8 +55,10 @@ extern char stub_ld[], stub_sd[];
 
 void *memset(void *d, int c, unsigned long n) { unsigned char *p = d; while (n--) *p++ = (unsigned char)c; return d; }
 
+static unsigned long g_printed;   /* bytes sent to the UART so far */
 static void putc_(char c) {
     volatile uint8_t *u = (volatile uint8_t *)UART0;
+    g_printed++;
     while (!(u[UART_LSR] & UART_LSR_THRE)) { }
     u[UART_THR] = (uint8_t)c;
 }
@@ -132,6 +135,8 @@ int main(void) {
         const struct blob_entry *e = (const struct blob_entry *)(tb + 1);
         const struct blob_probe *pr = (const struct blob_probe *)(e + n);
         p = (const uint8_t *)(pr + tb->probes);
+        /* The blob must end below the arena: the ecall fill above would have overwritten anything beyond it. */
+        if ((ureg)p > ARENA_START) { puts_("ERROR blob overlaps the probe arena at table "); putdec(t); putc_('\n'); finish((3u << 16) | 0x3333); }
 
         /* All addresses first, then each pmpcfg register once: a locked cfg freezes its pmpaddr (Privileged ISA §3.7.1.2). */
         for (unsigned i = 0; i < n; i++) pmpaddr_write(i, (ureg)e[i].addr);
@@ -160,7 +165,8 @@ int main(void) {
             else { puts_("FAULT "); putdec(r == 0 ? 0 : cause); putc_(' '); puthex(trap_info[1]); putc_('\n'); }
         }
     }
-    puts_("DONE\n");
+    unsigned long printed = g_printed;
+    puts_("DONE "); putdec(printed); putc_('\n');
     finish(TEST_PASS);
     return 0;
 }
