@@ -108,6 +108,32 @@ public sealed class FastPathTests
     }
 
     [Fact]
+    public void BenchmarkedSequencesSucceedAndMatch()
+    {
+        Pair p = new(Small, Setup);
+        var (d0, d1, sw) = Handles(p.Fast);
+        Update[] sink = new Update[8];
+        for (int round = 0; round < 3; round++)
+        {
+            // EngineBenchmarks "switch pair": switch, then switch back with the return capability of the Switch update.
+            Assert.Equal(CapabilityError.Ok, p.Do(e => e.TrySwitch(d0, 0, sw)));
+            Assert.Equal(1, p.Fast.DrainUpdates(sink));
+            LocalCapability back = sink[0].ReturnCapability;
+            Assert.Equal(1, p.Journaled.DrainUpdates(sink));
+            Assert.Equal(back, sink[0].ReturnCapability);
+            Assert.Equal(CapabilityError.Ok, p.Do(e => e.TrySwitch(d1, 0, back)));
+            p.AssertSameUpdates();
+            Assert.Equal(sw, FindSwitch(p.Fast, d0));
+
+            // EngineBenchmarks "alias+send+child revoke".
+            Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryAlias(d0, 0, A(0x10, 0x11, MemoryOperations.Read), out _)));
+            Assert.Equal(CapabilityError.Ok, p.Do(e => e.TrySend(d0, 3, 1, out _)));
+            Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryRevoke(d1, 0)));
+            p.AssertSameUpdates();
+        }
+    }
+
+    [Fact]
     public void EverySwitchErrorIsTheSameAndChangesNothing()
     {
         Pair p = new(Small, Setup);
