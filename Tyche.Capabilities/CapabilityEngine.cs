@@ -394,6 +394,11 @@ public sealed partial class CapabilityEngine
     /// <returns><see cref="CapabilityError.Ok"/> or the reason it failed.</returns>
     public CapabilityError TrySwitch(DomainHandle domain, int core, LocalCapability capability)
     {
+        if (!_explicitTx && TryFastSwitch(domain, core, capability))
+        {
+            return CapabilityError.Ok;
+        }
+
         BeginOp();
         return EndOp(SwitchCore(domain, core, capability));
     }
@@ -416,6 +421,11 @@ public sealed partial class CapabilityEngine
     /// <returns><see cref="CapabilityError.Ok"/> or the reason it failed.</returns>
     public CapabilityError TryHandleViolation(DomainHandle domain, int core)
     {
+        if (!_explicitTx && TryFastHandleViolation(domain, core))
+        {
+            return CapabilityError.Ok;
+        }
+
         BeginOp();
         return EndOp(HandleViolationCore(domain, core));
     }

@@ -299,6 +299,76 @@ public sealed partial class CapabilityEngine
         return Push(new Update(UpdateKind.Switch, HandleOf(n), core: core, returnCapability: returnCapa));
     }
 
+    // ------------------------------------------------------------------ validate-then-mutate fast paths
+
+    /// <summary>
+    /// Whether <see cref="SwitchWith"/> is certain to succeed without a garbage collection: every check it makes that can
+    /// fail, in the same order, without changing anything. When true, it can run with no journal (nothing can fail after
+    /// its first write); when false, the journaled path runs and reports the error (or collects garbage) as before.
+    /// </summary>
+    private bool SwitchCannotFail(int d, int core, int slot)
+    {
+        if (_capSlots[slot].Kind != CapabilityKind.Switch || !IsCapValid(slot))
+        {
+            return false;
+        }
+
+        int n = _capSlots[slot].Target;
+        ulong bit = 1UL << core;
+        if ((_domains[n].CoreMap & bit) == 0 || (_domains[d].RunningCores & bit) == 0)
+        {
+            return false;
+        }
+
+        // Capacity in the target's table without a garbage collection (a full table takes the journaled path, whose GC
+        // is undone if a later check fails), and room in the update queue.
+        ref readonly DomainSlot target = ref _domains[n];
+        return (target.CapFree != NoSlot || target.CapFresh < _caps) && _h.QueueCount < _updates.Length;
+    }
+
+    /// <summary>
+    /// Outside any transaction, performs a switch that cannot fail directly, without journaling. Returns false, having
+    /// changed nothing, when the switch could fail or needs a garbage collection: the caller then takes the journaled path.
+    /// </summary>
+    private bool TryFastSwitch(DomainHandle domain, int core, LocalCapability capability)
+    {
+        if (!TryDomainIndex(domain, out int d) || !CoreInRange(core) || !_cores[core].Initialized
+            || GetCap(d, capability, out int slot) != CapabilityError.Ok || !SwitchCannotFail(d, core, slot))
+        {
+            return false;
+        }
+
+        return SwitchWith(d, core, slot) == CapabilityError.Ok;
+    }
+
+    /// <summary>The <see cref="TryFastSwitch"/> counterpart of <see cref="HandleViolationCore"/>.</summary>
+    private bool TryFastHandleViolation(DomainHandle domain, int core)
+    {
+        if (!TryDomainIndex(domain, out int d))
+        {
+            return false;
+        }
+
+        int m = _domains[d].Manager;
+        if (m == NoSlot || !IsLiveIndex(m, _domains[d].ManagerGeneration) || !CoreInRange(core) || !_cores[core].Initialized)
+        {
+            return false;
+        }
+
+        int fresh = _domains[d].CapFresh;
+        for (int local = 0; local < fresh; local++)
+        {
+            int s = CapSlotIndex(d, local);
+            ref readonly CapSlot c = ref _capSlots[s];
+            if (c.Allocated && c.Kind == CapabilityKind.Switch && c.Target == m && c.Core == core && IsCapValid(s))
+            {
+                return SwitchCannotFail(d, core, s) && SwitchWith(d, core, s) == CapabilityError.Ok;
+            }
+        }
+
+        return false;
+    }
+
     private CapabilityError HandleTrapCore(DomainHandle domain, int core, ulong trap, ulong info)
     {
         if (!TryDomainIndex(domain, out int d))

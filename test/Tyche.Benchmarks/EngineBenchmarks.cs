@@ -7,7 +7,7 @@ namespace Tyche.Benchmarks;
 /// <summary>
 /// Capability-engine hot paths that do not depend on the number of regions. Each benchmark is an operation plus its
 /// undo, so the engine state is the same before and after every invocation. Rust reference (ns/op):
-/// create_domain+revoke 256; send 265; switch 24.
+/// create_domain+revoke 256; send 265; switch 24 (a switch pair is two switches).
 /// </summary>
 [MemoryDiagnoser]
 public class EngineBenchmarks
@@ -55,6 +55,28 @@ public class EngineBenchmarks
         _engine.TryCreateRevokeCapability(_d0, a, out LocalCapability rv);
         _engine.TrySend(_d0, a, _m1, out _);
         CapabilityError e = _engine.TryRevoke(_d0, rv);
+        _engine.DrainUpdates(_sink);
+        return e;
+    }
+
+    /// <summary>Alias a page in the manager, send it to the child, the child revokes it (no revoke capability).</summary>
+    [Benchmark(Description = "alias+send+child revoke")]
+    public CapabilityError AliasSendChildRevoke()
+    {
+        _engine.TryAlias(_d0, _root, new AccessRights(0x10 * Page, 0x11 * Page, MemoryOperations.Read), out LocalCapability a);
+        _engine.TrySend(_d0, a, _m1, out LocalCapability received);
+        CapabilityError e = _engine.TryRevoke(_d1, received);
+        _engine.DrainUpdates(_sink);
+        return e;
+    }
+
+    /// <summary>Two plain switches: core 0 to the sealed child, then back with the return capability from the Switch update.</summary>
+    [Benchmark(Description = "switch pair (2 switches)")]
+    public CapabilityError SwitchPair()
+    {
+        _engine.TrySwitch(_d0, 0, _switch);
+        _engine.DrainUpdates(_sink);
+        CapabilityError e = _engine.TrySwitch(_d1, 0, _sink[0].ReturnCapability);
         _engine.DrainUpdates(_sink);
         return e;
     }
