@@ -6,6 +6,7 @@ using static Tyche.Capabilities.Tests.Engine.Kit;
 namespace Tyche.Capabilities.Tests.Engine;
 
 /// <summary>Additions over the reference: devices, cores, share/grant, cleanup policies, memory map, invariant checker, transactions.</summary>
+[Collection(AllocationMeasurementCollection.Name)]
 public sealed class AdditionTests
 {
     private static readonly DeviceId Gpu = new(0, 0, 2, 0);

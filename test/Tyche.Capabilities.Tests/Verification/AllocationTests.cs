@@ -9,6 +9,7 @@ namespace Tyche.Capabilities.Tests.Verification;
 /// Measured with <see cref="GC.GetAllocatedBytesForCurrentThread"/> around a batch; nothing inside the measured region
 /// allocates on the test side (no assertions, lambdas or boxing there).
 /// </summary>
+[Collection(AllocationMeasurementCollection.Name)]
 public sealed class AllocationTests(ITestOutputHelper output)
 {
     [Fact]
