@@ -52,6 +52,8 @@ public sealed class VtxBackend : IIsolationBackend
     private readonly List<DomainState> _takenInTx = new();
     private MemoryPermission[] _permissions = new MemoryPermission[64];
     private GuestMapping[] _pieces = new GuestMapping[64];
+    private MappingBuffer _eptScratch = new(); // EPT targets built during validation of an identity domain (same pass over the list)
+    private bool _eptScratchReady; // _eptScratch holds the targets of _piecesDomain's current permissions
     private DeviceId[] _deviceScratch = new DeviceId[16];
     private int _pieceCount;
     private int _permissionCount;
@@ -327,6 +329,7 @@ public sealed class VtxBackend : IIsolationBackend
     private bool BuildPieces(IEngineView engine, DomainHandle domain, DomainState? st, out BackendRefusal refusal)
     {
         _piecesDomain = DomainHandle.Invalid;
+        _eptScratchReady = false;
         if (!BuildPiecesCore(engine, domain, st, out refusal))
         {
             return false;
@@ -357,6 +360,17 @@ public sealed class VtxBackend : IIsolationBackend
         GpaRemapper? remapper = st?.Remapper;
         bool identity = remapper is null || remapper.IsIdentity;
         ReadOnlySpan<MemoryPermission> perms = _permissions.AsSpan(0, count);
+        MappingBuffer targets = _eptScratch;
+        targets.Clear();
+        bool direct = identity && _uncacheable.Length == 0; // one target per range at most: add without capacity checks
+        if (direct)
+        {
+            targets.EnsureCapacity(count);
+        }
+
+        ulong maxHost = _maxHostAddress;
+        ulong maxGuest = _maxGuestAddress;
+        ulong writeBack = _writeBackBits;
         foreach (ref readonly MemoryPermission p in perms)
         {
             MemoryOperations ops = p.Operations & MappedRights;
@@ -377,16 +391,29 @@ public sealed class VtxBackend : IIsolationBackend
                 return false;
             }
 
-            if (p.End > _maxHostAddress)
+            if (p.End > maxHost)
             {
                 refusal = Refusal(BackendRefusalReason.AddressTooWide, domain, p.End, 0, (ulong)_options.PhysicalAddressBits);
                 return false;
             }
 
-            if (identity && p.End > _maxGuestAddress)
+            if (identity)
             {
-                refusal = Refusal(BackendRefusalReason.AddressTooWide, domain, p.End, 0, PagingLevels.FourLevelAddressBits);
-                return false;
+                if (p.End > maxGuest)
+                {
+                    refusal = Refusal(BackendRefusalReason.AddressTooWide, domain, p.End, 0, PagingLevels.FourLevelAddressBits);
+                    return false;
+                }
+
+                // Identity pieces are the ranges themselves: build the EPT targets in this same pass (what BuildEptTargets would produce).
+                if (direct)
+                {
+                    targets.AddWithinCapacity(p.Start, p.Start, p.End - p.Start, EptRights(ops) | writeBack);
+                }
+                else
+                {
+                    AddEpt(targets, p.Start, p.Start, p.End - p.Start, ops);
+                }
             }
         }
 
@@ -394,6 +421,7 @@ public sealed class VtxBackend : IIsolationBackend
         _identity = identity;
         if (identity)
         {
+            _eptScratchReady = true;
             // Identity: the permission ranges themselves are the (guest-sorted, disjoint) pieces; no copy needed.
             refusal = BackendRefusal.None;
             return true;
@@ -480,11 +508,15 @@ public sealed class VtxBackend : IIsolationBackend
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong EptRights(MemoryOperations ops) =>
+        ((ops & MemoryOperations.Read) != 0 ? EptEntry.Read : 0)
+        | ((ops & MemoryOperations.Write) != 0 ? EptEntry.Write : 0)
+        | ((ops & MemoryOperations.Execute) != 0 ? EptEntry.Execute : 0);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void AddEpt(MappingBuffer buffer, ulong gpa, ulong hpa, ulong size, MemoryOperations ops)
     {
-        ulong rights = ((ops & MemoryOperations.Read) != 0 ? EptEntry.Read : 0)
-            | ((ops & MemoryOperations.Write) != 0 ? EptEntry.Write : 0)
-            | ((ops & MemoryOperations.Execute) != 0 ? EptEntry.Execute : 0);
+        ulong rights = EptRights(ops);
         if (_uncacheable.Length == 0)
         {
             buffer.Add(gpa, hpa, size, rights | _writeBackBits);
@@ -701,7 +733,17 @@ public sealed class VtxBackend : IIsolationBackend
         TouchDomain(st);
         TouchSpace(st.Ept);
         int next = st.Ept.SpareIndex(saved: true);
-        BuildEptTargets(st.Ept.Buffers[next]);
+        if (_eptScratchReady)
+        {
+            // Admission built this domain's targets while validating: swap that buffer in instead of walking the list again.
+            // The spare buffer is neither the current nor the rollback-saved one, so exchanging it is invisible to rollback.
+            (st.Ept.Buffers[next], _eptScratch) = (_eptScratch, st.Ept.Buffers[next]);
+            _eptScratchReady = false;
+        }
+        else
+        {
+            BuildEptTargets(st.Ept.Buffers[next]);
+        }
         _journal.BeginSession();
         if (!DiffApply(_ept, st.Ept, next))
         {

@@ -24,6 +24,39 @@ internal sealed class MappingBuffer
 
     public void Clear() => Count = 0;
 
+    /// <summary>Makes room for <paramref name="count"/> pieces so that <see cref="AddWithinCapacity"/> never grows.</summary>
+    public void EnsureCapacity(int count)
+    {
+        if (Items.Length < count)
+        {
+            Array.Resize(ref Items, Math.Max(count, Items.Length * 2));
+        }
+    }
+
+    /// <summary><see cref="Add"/> when <see cref="EnsureCapacity"/> already covers every piece that will be added.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public void AddWithinCapacity(ulong gpa, ulong hpa, ulong size, ulong attributes)
+    {
+        ref TargetMapping first = ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(Items);
+        int n = Count;
+        if (n > 0)
+        {
+            ref TargetMapping last = ref System.Runtime.CompilerServices.Unsafe.Add(ref first, n - 1);
+            if (last.GpaEnd == gpa && last.Hpa + last.Size == hpa && last.Attributes == attributes)
+            {
+                last.Size += size;
+                return;
+            }
+        }
+
+        ref TargetMapping slot = ref System.Runtime.CompilerServices.Unsafe.Add(ref first, n);
+        slot.Gpa = gpa;
+        slot.Hpa = hpa;
+        slot.Size = size;
+        slot.Attributes = attributes;
+        Count = n + 1;
+    }
+
     public void Add(ulong gpa, ulong hpa, ulong size, ulong attributes)
     {
         if (Count > 0)
