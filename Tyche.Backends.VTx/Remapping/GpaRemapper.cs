@@ -123,26 +123,10 @@ public sealed class GpaRemapper
     public CapabilityError TryUnmapRange(ulong hpa, ulong size)
     {
         ulong end = hpa + size;
-        int splits = 0;
-        foreach (ref readonly RemapSegment s in Segments)
+        CapabilityError check = CheckUnmap(hpa, end, guest: false);
+        if (check != CapabilityError.Ok)
         {
-            if (s.Hpa < end && hpa < s.HpaEnd && !(hpa <= s.Hpa && end >= s.HpaEnd))
-            {
-                if (s.Repeat != 1)
-                {
-                    return CapabilityError.InvalidOperation;
-                }
-
-                if (hpa > s.Hpa && end < s.HpaEnd)
-                {
-                    splits++;
-                }
-            }
-        }
-
-        if (_count + splits > _segments.Length)
-        {
-            return CapabilityError.OutOfMemory;
+            return check;
         }
 
         int i = 0;
@@ -185,6 +169,37 @@ public sealed class GpaRemapper
         return CapabilityError.Ok;
     }
 
+    /// <summary>
+    /// The validation shared by <see cref="TryUnmapRange"/> and <see cref="TryUnmapGpaRange"/>: a partial overlap of a repeated segment is
+    /// refused, and every strict inner cut (which splits a segment in two) must find a free slot. Nothing is changed.
+    /// </summary>
+    /// <param name="start">First byte of the range to remove, in host or guest addresses.</param>
+    /// <param name="end">One past the last byte.</param>
+    /// <param name="guest">Compare with the segments' guest spans instead of their host spans.</param>
+    private CapabilityError CheckUnmap(ulong start, ulong end, bool guest)
+    {
+        int splits = 0;
+        foreach (ref readonly RemapSegment s in Segments)
+        {
+            ulong low = guest ? s.Gpa : s.Hpa;
+            ulong high = guest ? s.GpaEnd : s.HpaEnd;
+            if (low < end && start < high && !(start <= low && end >= high))
+            {
+                if (s.Repeat != 1)
+                {
+                    return CapabilityError.InvalidOperation;
+                }
+
+                if (start > low && end < high)
+                {
+                    splits++;
+                }
+            }
+        }
+
+        return _count + splits > _segments.Length ? CapabilityError.OutOfMemory : CapabilityError.Ok;
+    }
+
     /// <summary>Removes guest range <c>[gpa, gpa + size)</c> from every segment (reference <c>unmap_gpa_range</c>).</summary>
     /// <param name="gpa">First guest byte.</param>
     /// <param name="size">Bytes.</param>
@@ -192,26 +207,10 @@ public sealed class GpaRemapper
     public CapabilityError TryUnmapGpaRange(ulong gpa, ulong size)
     {
         ulong end = gpa + size;
-        int splits = 0;
-        foreach (ref readonly RemapSegment s in Segments)
+        CapabilityError check = CheckUnmap(gpa, end, guest: true);
+        if (check != CapabilityError.Ok)
         {
-            if (s.Gpa < end && gpa < s.GpaEnd && !(gpa <= s.Gpa && end >= s.GpaEnd))
-            {
-                if (s.Repeat != 1)
-                {
-                    return CapabilityError.InvalidOperation;
-                }
-
-                if (gpa > s.Gpa && end < s.GpaEnd)
-                {
-                    splits++;
-                }
-            }
-        }
-
-        if (_count + splits > _segments.Length)
-        {
-            return CapabilityError.OutOfMemory;
+            return check;
         }
 
         // Translate to host ranges (repeat == 1 for every partial overlap) and reuse the host-side logic segment by segment.
