@@ -119,7 +119,24 @@ public sealed partial class CapabilityEngine
             usedTracker += n;
             int inOrder = NoSlot;
             int treapNodes = 0;
-            if (!TrackerTreapConsistent(d, _domains[d].TrackerRoot, NoSlot, ref inOrder, ref treapNodes) || treapNodes != n)
+            if (_domains[d].TrackerRoot == NoSlot)
+            {
+                // No treap: a short list whose nodes carry no treap links.
+                for (int t = _domains[d].TrackerHead; t != NoSlot && treapNodes <= _tracker.Length; t = _tracker[t].Next)
+                {
+                    treapNodes++;
+                    if (_tracker[t].Left != NoSlot || _tracker[t].Right != NoSlot || _tracker[t].Up != NoSlot)
+                    {
+                        sink.Add(InvariantKind.Pools, HandleOf(d), (ulong)t, 3);
+                    }
+                }
+
+                if (n > TreapBuildAbove)
+                {
+                    sink.Add(InvariantKind.Pools, HandleOf(d), (ulong)n, TreapBuildAbove);
+                }
+            }
+            else if (!TrackerTreapConsistent(d, _domains[d].TrackerRoot, NoSlot, ref inOrder, ref treapNodes) || treapNodes != n || n < TreapDropBelow)
             {
                 sink.Add(InvariantKind.Pools, HandleOf(d), (ulong)treapNodes, (ulong)n);
             }
@@ -359,7 +376,27 @@ public sealed partial class CapabilityEngine
 
             int inOrderChild = n.FirstChild;
             int treapCount = 0;
-            if (!ChildTreapConsistent(n.ChildRoot, NoSlot, ref inOrderChild, ref treapCount) || treapCount != count || inOrderChild != NoSlot)
+            if (n.ChildRoot == NoSlot)
+            {
+                // No treap: a short list of lone leaves.
+                for (int c = n.FirstChild; c != NoSlot && treapCount <= _regions.Length; c = _regions[c].NextSibling)
+                {
+                    treapCount++;
+                    ref readonly RegionNode leaf = ref _regions[c];
+                    if (leaf.CLeft != NoSlot || leaf.CRight != NoSlot || leaf.CUp != NoSlot || leaf.SubMaxEnd != leaf.End
+                        || leaf.SubCarveMaxEnd != (leaf.Kind == RegionCarve ? leaf.End : 0))
+                    {
+                        sink.Add(InvariantKind.RegionTree, owner, leaf.Start, leaf.End);
+                    }
+                }
+
+                if (count > TreapBuildAbove)
+                {
+                    sink.Add(InvariantKind.RegionTree, owner, n.Start, n.End);
+                }
+            }
+            else if (!ChildTreapConsistent(n.ChildRoot, NoSlot, ref inOrderChild, ref treapCount) || treapCount != count || inOrderChild != NoSlot
+                || count < TreapDropBelow)
             {
                 sink.Add(InvariantKind.RegionTree, owner, n.Start, n.End);
             }

@@ -12,6 +12,15 @@ namespace Tyche.Capabilities;
 /// </summary>
 public sealed partial class CapabilityEngine
 {
+    /// <summary>
+    /// A tracker or a children list gets its treap when it grows past this many nodes; below it, lookups scan the linked
+    /// list, which is faster for short lists and spares every insertion and deletion its rotations.
+    /// </summary>
+    private const int TreapBuildAbove = 16;
+
+    /// <summary>A treap is dismantled when its list shrinks below this many nodes (hysteresis: a list that oscillates around one size never rebuilds repeatedly).</summary>
+    private const int TreapDropBelow = 8;
+
     private static uint Priority(int index)
     {
         uint x = (uint)index + 0x9E3779B9u;
@@ -30,6 +39,16 @@ public sealed partial class CapabilityEngine
     {
         int best = NoSlot;
         int x = _domains[domain].TrackerRoot;
+        if (x == NoSlot)
+        {
+            for (x = _domains[domain].TrackerHead; x != NoSlot && _tracker[x].Start <= key; x = _tracker[x].Next)
+            {
+                best = x;
+            }
+
+            return best;
+        }
+
         while (x != NoSlot)
         {
             if (_tracker[x].Start <= key)
@@ -60,10 +79,57 @@ public sealed partial class CapabilityEngine
         node.Up = NoSlot;
         if (_domains[domain].TrackerRoot == NoSlot)
         {
-            WDomain(domain).TrackerRoot = n;
+            if (_domains[domain].TrackerNodes > TreapBuildAbove)
+            {
+                TrackerTreapBuild(domain);
+            }
+
             return;
         }
 
+        TrackerTreapAttach(domain, n);
+    }
+
+    /// <summary>Builds the treap of a tracker that has none, inserting its nodes in list order (each as the right child of the current maximum).</summary>
+    private void TrackerTreapBuild(int domain)
+    {
+        int head = _domains[domain].TrackerHead;
+        ref TrackerNode h = ref WTracker(head);
+        h.Left = NoSlot;
+        h.Right = NoSlot;
+        h.Up = NoSlot;
+        WDomain(domain).TrackerRoot = head;
+        for (int n = _tracker[head].Next; n != NoSlot; n = _tracker[n].Next)
+        {
+            TrackerTreapAttach(domain, n);
+        }
+    }
+
+    /// <summary>Removes a tracker's treap: every node's links cleared, lookups scan the list again.</summary>
+    private void TrackerTreapDismantle(int domain)
+    {
+        for (int n = _domains[domain].TrackerHead; n != NoSlot; n = _tracker[n].Next)
+        {
+            ref readonly TrackerNode t = ref _tracker[n];
+            if (t.Left != NoSlot || t.Right != NoSlot || t.Up != NoSlot)
+            {
+                ref TrackerNode w = ref WTracker(n);
+                w.Left = NoSlot;
+                w.Right = NoSlot;
+                w.Up = NoSlot;
+            }
+        }
+
+        WDomain(domain).TrackerRoot = NoSlot;
+    }
+
+    /// <summary>Attaches node <paramref name="n"/> (links cleared, already in the list) to a non-empty treap and rotates it up.</summary>
+    private void TrackerTreapAttach(int domain, int n)
+    {
+        ref TrackerNode node = ref WTracker(n);
+        node.Left = NoSlot;
+        node.Right = NoSlot;
+        node.Up = NoSlot;
         int prev = node.Prev;
         int x;
         if (prev != NoSlot && _tracker[prev].Right == NoSlot)
@@ -85,7 +151,22 @@ public sealed partial class CapabilityEngine
         }
     }
 
+    /// <summary>Removes node <paramref name="n"/> (still in the list) from the treap, if the tracker has one; dismantles the treap when the list is about to become short.</summary>
     private void TrackerTreapDelete(int domain, int n)
+    {
+        if (_domains[domain].TrackerRoot == NoSlot)
+        {
+            return;
+        }
+
+        TrackerTreapRemove(domain, n);
+        if (_domains[domain].TrackerNodes - 1 < TreapDropBelow)
+        {
+            TrackerTreapDismantle(domain);
+        }
+    }
+
+    private void TrackerTreapRemove(int domain, int n)
     {
         while (_tracker[n].Left != NoSlot || _tracker[n].Right != NoSlot)
         {
@@ -165,6 +246,16 @@ public sealed partial class CapabilityEngine
     {
         int best = NoSlot;
         int x = _regions[parent].ChildRoot;
+        if (x == NoSlot)
+        {
+            for (x = _regions[parent].FirstChild; x != NoSlot && _regions[x].Start <= start; x = _regions[x].NextSibling)
+            {
+                best = x;
+            }
+
+            return best;
+        }
+
         while (x != NoSlot)
         {
             if (_regions[x].Start <= start)
@@ -186,6 +277,19 @@ public sealed partial class CapabilityEngine
     {
         ulong max = 0;
         int x = _regions[parent].ChildRoot;
+        if (x == NoSlot)
+        {
+            for (x = _regions[parent].FirstChild; x != NoSlot && _regions[x].Start < end; x = _regions[x].NextSibling)
+            {
+                if (!carvesOnly || _regions[x].Kind == RegionCarve)
+                {
+                    max = Math.Max(max, _regions[x].End);
+                }
+            }
+
+            return max;
+        }
+
         while (x != NoSlot)
         {
             ref readonly RegionNode n = ref _regions[x];
@@ -259,18 +363,64 @@ public sealed partial class CapabilityEngine
     /// </summary>
     private void ChildTreapInsert(int parent, int c)
     {
-        ref RegionNode node = ref WRegion(c);
-        node.CLeft = NoSlot;
-        node.CRight = NoSlot;
-        node.CUp = NoSlot;
-        node.SubMaxEnd = node.End;
-        node.SubCarveMaxEnd = node.Kind == RegionCarve ? node.End : 0;
+        ChildClearLinks(c);
         if (_regions[parent].ChildRoot == NoSlot)
         {
-            WRegion(parent).ChildRoot = c;
+            if (_regions[parent].ChildCount > TreapBuildAbove)
+            {
+                ChildTreapBuild(parent);
+            }
+
             return;
         }
 
+        ChildTreapAttach(parent, c);
+    }
+
+    /// <summary>Resets a child's treap links and maxima to those of a lone leaf (journaling only when they differ).</summary>
+    private void ChildClearLinks(int c)
+    {
+        ref readonly RegionNode n = ref _regions[c];
+        ulong carveMax = n.Kind == RegionCarve ? n.End : 0;
+        if (n.CLeft != NoSlot || n.CRight != NoSlot || n.CUp != NoSlot || n.SubMaxEnd != n.End || n.SubCarveMaxEnd != carveMax)
+        {
+            ref RegionNode w = ref WRegion(c);
+            w.CLeft = NoSlot;
+            w.CRight = NoSlot;
+            w.CUp = NoSlot;
+            w.SubMaxEnd = w.End;
+            w.SubCarveMaxEnd = carveMax;
+        }
+    }
+
+    /// <summary>Builds the children treap of a region that has none, in list order (each child as the right child of the current maximum).</summary>
+    private void ChildTreapBuild(int parent)
+    {
+        int first = _regions[parent].FirstChild;
+        ChildClearLinks(first);
+        WRegion(parent).ChildRoot = first;
+        for (int c = _regions[first].NextSibling; c != NoSlot; c = _regions[c].NextSibling)
+        {
+            ChildClearLinks(c);
+            ChildTreapAttach(parent, c);
+        }
+    }
+
+    /// <summary>Removes a region's children treap: every child becomes a lone leaf again, lookups scan the list.</summary>
+    private void ChildTreapDismantle(int parent)
+    {
+        for (int c = _regions[parent].FirstChild; c != NoSlot; c = _regions[c].NextSibling)
+        {
+            ChildClearLinks(c);
+        }
+
+        WRegion(parent).ChildRoot = NoSlot;
+    }
+
+    /// <summary>Attaches child <paramref name="c"/> (a lone leaf, already in the list) to a non-empty treap, fixes the maxima and rotates it up.</summary>
+    private void ChildTreapAttach(int parent, int c)
+    {
+        ref RegionNode node = ref WRegion(c);
         int prev = node.PrevSibling;
         int x;
         if (prev != NoSlot && _regions[prev].CRight == NoSlot)
@@ -293,7 +443,22 @@ public sealed partial class CapabilityEngine
         }
     }
 
+    /// <summary>Removes child <paramref name="c"/> (still in the list) from the treap, if the parent has one; dismantles the treap when the list is about to become short.</summary>
     private void ChildTreapDelete(int parent, int c)
+    {
+        if (_regions[parent].ChildRoot == NoSlot)
+        {
+            return;
+        }
+
+        ChildTreapRemove(parent, c);
+        if (_regions[parent].ChildCount - 1 < TreapDropBelow)
+        {
+            ChildTreapDismantle(parent);
+        }
+    }
+
+    private void ChildTreapRemove(int parent, int c)
     {
         while (_regions[c].CLeft != NoSlot || _regions[c].CRight != NoSlot)
         {
