@@ -215,6 +215,13 @@ public sealed partial class CapabilityEngine
     /// <returns><see cref="CapabilityError.Ok"/> or the reason it failed.</returns>
     public CapabilityError TryAlias(DomainHandle domain, LocalCapability region, in AccessRights access, CleanupPolicy cleanup, out LocalCapability alias)
     {
+        if (!_explicitTx && DeriveCannotFail(domain, region, access, false))
+        {
+            CapabilityError fast = DeriveCore(domain, region, access, cleanup, false, out alias);
+            AssertFastPathSucceeded(fast);
+            return fast;
+        }
+
         BeginOp();
         return EndOp(DeriveCore(domain, region, access, cleanup, false, out alias), ref alias);
     }
@@ -237,6 +244,13 @@ public sealed partial class CapabilityEngine
     /// <returns><see cref="CapabilityError.Ok"/> or the reason it failed.</returns>
     public CapabilityError TryCarve(DomainHandle domain, LocalCapability region, in AccessRights access, CleanupPolicy cleanup, out LocalCapability carve)
     {
+        if (!_explicitTx && DeriveCannotFail(domain, region, access, true))
+        {
+            CapabilityError fast = DeriveCore(domain, region, access, cleanup, true, out carve);
+            AssertFastPathSucceeded(fast);
+            return fast;
+        }
+
         BeginOp();
         return EndOp(DeriveCore(domain, region, access, cleanup, true, out carve), ref carve);
     }
@@ -271,6 +285,13 @@ public sealed partial class CapabilityEngine
     /// <returns><see cref="CapabilityError.Ok"/> or the reason it failed.</returns>
     public CapabilityError TrySend(DomainHandle domain, LocalCapability capability, LocalCapability to, out LocalCapability received)
     {
+        if (!_explicitTx && SendCannotFail(domain, capability, to))
+        {
+            CapabilityError fast = SendCore(domain, capability, to, false, default, out received);
+            AssertFastPathSucceeded(fast);
+            return fast;
+        }
+
         BeginOp();
         return EndOp(SendCore(domain, capability, to, false, default, out received), ref received);
     }
@@ -324,6 +345,13 @@ public sealed partial class CapabilityEngine
     /// <returns><see cref="CapabilityError.Ok"/> or the reason it failed.</returns>
     public CapabilityError TryRevoke(DomainHandle domain, LocalCapability capability)
     {
+        if (!_explicitTx && RevokeLeafCannotFail(domain, capability))
+        {
+            CapabilityError fast = RevokeCore(domain, capability);
+            AssertFastPathSucceeded(fast);
+            return fast;
+        }
+
         BeginOp();
         return EndOp(RevokeCore(domain, capability));
     }

@@ -282,26 +282,14 @@ public sealed partial class CapabilityEngine
         int ts = (to & MemoryOperations.Super) != 0 ? 1 : 0;
 
         TrackerSeek(domain, start, out int prev, out int cur);
-        ulong pos = start;
-        for (int n = cur; pos < end; n = _tracker[n].Next)
+        if (!TrackerCovers(cur, start, end, fr, fw, fx, fs))
         {
-            if (n == NoSlot || _tracker[n].Start > pos)
-            {
-                return CapabilityError.Ok;
-            }
-
-            ref readonly TrackerNode t = ref _tracker[n];
-            if (t.Ref < 1 || t.Read < fr || t.Write < fw || t.Exec < fx || t.Super < fs)
-            {
-                return CapabilityError.Ok;
-            }
-
-            pos = t.End;
+            return CapabilityError.Ok;
         }
 
         applied = true;
         int before = prev;
-        pos = start;
+        ulong pos = start;
         while (pos < end)
         {
             if (_tracker[cur].Start < pos)
@@ -342,6 +330,32 @@ public sealed partial class CapabilityEngine
 
         Coalesce(domain, before, end);
         return CapabilityError.Ok;
+    }
+
+    /// <summary>
+    /// Whether every byte of <c>[start, end)</c> is tracked, from node <paramref name="cur"/> (the first node ending after
+    /// <paramref name="start"/>) on, by nodes with at least one reference and at least the given right counts.
+    /// </summary>
+    private bool TrackerCovers(int cur, ulong start, ulong end, int r, int w, int x, int s)
+    {
+        ulong pos = start;
+        for (int n = cur; pos < end; n = _tracker[n].Next)
+        {
+            if (n == NoSlot || _tracker[n].Start > pos)
+            {
+                return false;
+            }
+
+            ref readonly TrackerNode t = ref _tracker[n];
+            if (t.Ref < 1 || t.Read < r || t.Write < w || t.Exec < x || t.Super < s)
+            {
+                return false;
+            }
+
+            pos = t.End;
+        }
+
+        return true;
     }
 
     /// <summary>Merges touching neighbours with identical counters, from <paramref name="from"/> (or the head) up to the first node starting after <paramref name="until"/>.</summary>
