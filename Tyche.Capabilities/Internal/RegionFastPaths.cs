@@ -44,21 +44,38 @@ public sealed partial class CapabilityEngine
             (ops & MemoryOperations.Execute) != 0 ? 1 : 0, (ops & MemoryOperations.Super) != 0 ? 1 : 0);
     }
 
-    /// <summary>Whether <see cref="DeriveCore"/> is certain to succeed (see the type remarks).</summary>
-    private bool DeriveCannotFail(DomainHandle domain, LocalCapability region, in AccessRights access, bool carve)
+    /// <summary>Outside any transaction: alias or carve unjournaled when <see cref="DeriveCannotFail"/> approves; false (nothing changed) otherwise.</summary>
+    private bool TryFastDerive(DomainHandle domain, LocalCapability region, in AccessRights access, CleanupPolicy cleanup, bool carve,
+        out LocalCapability result)
     {
+        if (!DeriveCannotFail(domain, region, access, carve, out int p, out int owner))
+        {
+            result = default;
+            return false;
+        }
+
+        CapabilityError e = DeriveApply(p, owner, access, cleanup, carve, out result);
+        AssertFastPathSucceeded(e);
+        return true;
+    }
+
+    /// <summary>Whether <see cref="DeriveCore"/> is certain to succeed (see the type remarks), with the parent region and its owner.</summary>
+    private bool DeriveCannotFail(DomainHandle domain, LocalCapability region, in AccessRights access, bool carve, out int p, out int owner)
+    {
+        p = NoSlot;
+        owner = NoSlot;
         if (!TryDomainIndex(domain, out int d))
         {
             return false;
         }
 
         ulong needed = (ulong)(carve ? DomainPermissions.Carve : DomainPermissions.Alias);
-        if ((_domains[d].Permissions & needed) != needed || GetRegionCap(d, region, out _, out int p) != CapabilityError.Ok)
+        if ((_domains[d].Permissions & needed) != needed || GetRegionCap(d, region, out _, out p) != CapabilityError.Ok)
         {
             return false;
         }
 
-        int owner = _regions[p].Owner;
+        owner = _regions[p].Owner;
         if (!HasFreeRegion || !HasFreeCapSlot(owner) || !CanDerive(p, access, carve) || !QueueHasRoom(1))
         {
             return false;
@@ -110,12 +127,35 @@ public sealed partial class CapabilityEngine
     }
 
     /// <summary>
+    /// Outside any transaction: revokes a leaf region unjournaled when <see cref="RevokeLeafCannotFail"/> approves, doing
+    /// what <see cref="RevokeCore"/> does for it (<see cref="RevokeCapability"/>: the region, then the tombstone; the caller
+    /// stays live since the region is not VITAL); false (nothing changed) otherwise.
+    /// </summary>
+    private bool TryFastRevoke(DomainHandle domain, LocalCapability capability)
+    {
+        if (!RevokeLeafCannotFail(domain, capability, out int d, out int slot))
+        {
+            return false;
+        }
+
+        CapabilityError e = RevokeRegion(_capSlots[slot].Target);
+        AssertFastPathSucceeded(e);
+        if (_domains[d].Live && _capSlots[slot].Allocated)
+        {
+            TombstoneCap(slot);
+        }
+
+        return true;
+    }
+
+    /// <summary>
     /// Whether <see cref="RevokeCore"/> is certain to succeed without a cascade: a valid Region or RegionRevoke capability
     /// of a non-root, non-VITAL region with no children, whose owner is live.
     /// </summary>
-    private bool RevokeLeafCannotFail(DomainHandle domain, LocalCapability capability)
+    private bool RevokeLeafCannotFail(DomainHandle domain, LocalCapability capability, out int d, out int slot)
     {
-        if (!TryDomainIndex(domain, out int d) || GetCap(d, capability, out int slot) != CapabilityError.Ok)
+        slot = NoSlot;
+        if (!TryDomainIndex(domain, out d) || GetCap(d, capability, out slot) != CapabilityError.Ok)
         {
             return false;
         }
@@ -154,7 +194,6 @@ public sealed partial class CapabilityEngine
     }
 
     /// <summary>Checks, in debug builds, that a core method run unjournaled after its <c>…CannotFail</c> predicate approved it succeeded.</summary>
-    [Conditional("DEBUG")]
     private static void AssertFastPathSucceeded(CapabilityError error)
     {
         if (error != CapabilityError.Ok)

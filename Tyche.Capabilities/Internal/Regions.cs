@@ -102,6 +102,13 @@ public sealed partial class CapabilityEngine
             return CapabilityError.InvalidOperation;
         }
 
+        return DeriveApply(p, owner, access, cleanup, carve, out result);
+    }
+
+    /// <summary>The mutating part of <see cref="DeriveCore"/>, once every check passed and the owner's table has a free slot.</summary>
+    private CapabilityError DeriveApply(int p, int owner, in AccessRights access, CleanupPolicy cleanup, bool carve, out LocalCapability result)
+    {
+        result = default;
         int c = AllocRegion();
         ref RegionNode n = ref WRegion(c);
         ref readonly RegionNode parent = ref _regions[p];
@@ -116,7 +123,7 @@ public sealed partial class CapabilityEngine
             : cleanup == CleanupPolicy.None ? CleanupPolicy.Zero : cleanup;
         n.Sequence = ++_h.RegionSequence;
         InsertChild(p, c);
-        e = InsertCap(owner, CapabilityKind.Region, c, n.Generation, 0, 0, out int local);
+        CapabilityError e = InsertCap(owner, CapabilityKind.Region, c, n.Generation, 0, 0, out int local);
         if (e != CapabilityError.Ok)
         {
             return e;
@@ -278,15 +285,24 @@ public sealed partial class CapabilityEngine
         }
 
         UnlinkChild(r);
-        RegionNode node = _regions[r];
+
+        // The fields used after the node is freed (copied one by one: the node is large).
+        ref readonly RegionNode node = ref _regions[r];
+        bool isCarve = node.Kind == RegionCarve;
+        int owner = node.Owner;
+        int parentIndex = node.Parent;
+        ulong start = node.Start;
+        ulong end = node.End;
+        MemoryOperations ops = node.Ops;
+        CleanupPolicy policy = node.Policy;
 
         // The owner may have been revoked (and its tracker freed) by a VITAL descendant during the loop above.
-        bool ownerLive = _domains[node.Owner].Live;
+        bool ownerLive = _domains[owner].Live;
         CapabilityError e;
-        if (ownerLive && node.Kind == RegionCarve && _regions[node.Parent].Owner == node.Owner)
+        if (ownerLive && isCarve && _regions[parentIndex].Owner == owner)
         {
             // Carved memory flows back to the same domain: only its rights change.
-            e = Reactivate(node.Owner, node.Start, node.End, RightsOf(node.Ops), RightsOf(_regions[node.Parent].Ops));
+            e = Reactivate(owner, start, end, RightsOf(ops), RightsOf(_regions[parentIndex].Ops));
             if (e != CapabilityError.Ok)
             {
                 return e;
@@ -294,19 +310,19 @@ public sealed partial class CapabilityEngine
         }
         else
         {
-            e = ownerLive ? Deactivate(node.Owner, node.Start, node.End, RightsOf(node.Ops)) : CapabilityError.Ok;
+            e = ownerLive ? Deactivate(owner, start, end, RightsOf(ops)) : CapabilityError.Ok;
             if (e != CapabilityError.Ok)
             {
                 return e;
             }
         }
 
-        if (node.Kind == RegionCarve && !(ownerLive && _regions[node.Parent].Owner == node.Owner))
+        if (isCarve && !(ownerLive && _regions[parentIndex].Owner == owner))
         {
-            ref readonly RegionNode parent = ref _regions[node.Parent];
+            ref readonly RegionNode parent = ref _regions[parentIndex];
             if (_domains[parent.Owner].Live)
             {
-                e = Activate(parent.Owner, node.Start, node.End, RightsOf(parent.Ops));
+                e = Activate(parent.Owner, start, end, RightsOf(parent.Ops));
                 if (e != CapabilityError.Ok)
                 {
                     return e;
@@ -315,31 +331,31 @@ public sealed partial class CapabilityEngine
         }
 
         FreeRegion(r);
-        if ((node.Ops & MemoryOperations.Vital) != 0 && ownerLive)
+        if ((ops & MemoryOperations.Vital) != 0 && ownerLive)
         {
-            e = RevokeDomainIndex(node.Owner);
+            e = RevokeDomainIndex(owner);
             if (e != CapabilityError.Ok)
             {
                 return e;
             }
         }
 
-        if ((node.Ops & MemoryOperations.Cleanup) != 0
-            && ((node.Ops & MemoryOperations.Write) != 0 || (node.Policy & CleanupPolicy.Flush) != 0))
+        if ((ops & MemoryOperations.Cleanup) != 0
+            && ((ops & MemoryOperations.Write) != 0 || (policy & CleanupPolicy.Flush) != 0))
         {
-            e = Push(new Update(UpdateKind.Cleanup, DomainHandle.Invalid, start: node.Start, end: node.End, policy: node.Policy));
+            e = Push(new Update(UpdateKind.Cleanup, DomainHandle.Invalid, start: start, end: end, policy: policy));
             if (e != CapabilityError.Ok)
             {
                 return e;
             }
         }
 
-        if (_regions[node.Parent].Live && _regions[node.Parent].DeferredRevoke)
+        if (_regions[parentIndex].Live && _regions[parentIndex].DeferredRevoke)
         {
-            ref RegionNode parent = ref WRegion(node.Parent);
+            ref RegionNode parent = ref WRegion(parentIndex);
             parent.DeferredRevoke = false;
             parent.BeingRevoked = false;
-            return RevokeRegion(node.Parent);
+            return RevokeRegion(parentIndex);
         }
 
         return CapabilityError.Ok;
