@@ -215,11 +215,9 @@ public sealed partial class CapabilityEngine
     /// <returns><see cref="CapabilityError.Ok"/> or the reason it failed.</returns>
     public CapabilityError TryAlias(DomainHandle domain, LocalCapability region, in AccessRights access, CleanupPolicy cleanup, out LocalCapability alias)
     {
-        if (!_explicitTx && DeriveCannotFail(domain, region, access, false))
+        if (!_explicitTx && TryFastDerive(domain, region, access, cleanup, false, out alias))
         {
-            CapabilityError fast = DeriveCore(domain, region, access, cleanup, false, out alias);
-            AssertFastPathSucceeded(fast);
-            return fast;
+            return CapabilityError.Ok;
         }
 
         BeginOp();
@@ -244,11 +242,9 @@ public sealed partial class CapabilityEngine
     /// <returns><see cref="CapabilityError.Ok"/> or the reason it failed.</returns>
     public CapabilityError TryCarve(DomainHandle domain, LocalCapability region, in AccessRights access, CleanupPolicy cleanup, out LocalCapability carve)
     {
-        if (!_explicitTx && DeriveCannotFail(domain, region, access, true))
+        if (!_explicitTx && TryFastDerive(domain, region, access, cleanup, true, out carve))
         {
-            CapabilityError fast = DeriveCore(domain, region, access, cleanup, true, out carve);
-            AssertFastPathSucceeded(fast);
-            return fast;
+            return CapabilityError.Ok;
         }
 
         BeginOp();
@@ -345,11 +341,9 @@ public sealed partial class CapabilityEngine
     /// <returns><see cref="CapabilityError.Ok"/> or the reason it failed.</returns>
     public CapabilityError TryRevoke(DomainHandle domain, LocalCapability capability)
     {
-        if (!_explicitTx && RevokeLeafCannotFail(domain, capability))
+        if (!_explicitTx && TryFastRevoke(domain, capability))
         {
-            CapabilityError fast = RevokeCore(domain, capability);
-            AssertFastPathSucceeded(fast);
-            return fast;
+            return CapabilityError.Ok;
         }
 
         BeginOp();
@@ -608,10 +602,11 @@ public sealed partial class CapabilityEngine
     /// <returns>The number popped.</returns>
     public int DrainUpdates(Span<Update> destination)
     {
-        int n = 0;
-        while (n < destination.Length && PopUpdateCore(out destination[n]))
+        int n = Math.Min(destination.Length, _h.QueueCount);
+        destination = destination[..n];
+        for (int i = 0; i < destination.Length; i++)
         {
-            n++;
+            PopUpdateCore(out destination[i]);
         }
 
         return n;

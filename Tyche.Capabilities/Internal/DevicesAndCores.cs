@@ -330,15 +330,91 @@ public sealed partial class CapabilityEngine
     /// Outside any transaction, performs a switch that cannot fail directly, without journaling. Returns false, having
     /// changed nothing, when the switch could fail or needs a garbage collection: the caller then takes the journaled path.
     /// </summary>
+    /// <remarks>
+    /// The checks are those of <see cref="SwitchCore"/> and <see cref="SwitchCannotFail"/> on ref locals, and the writes
+    /// are exactly those of <see cref="SwitchWith"/> in the same order (<see cref="InsertCap"/> of the return capability in
+    /// the target's table, <see cref="FreeCap"/> of the consumed one, the running-core bitmaps, the core, the Switch
+    /// update), written straight into the pools: no journal is open, so no accessor has anything to save.
+    /// </remarks>
     private bool TryFastSwitch(DomainHandle domain, int core, LocalCapability capability)
     {
-        if (!TryDomainIndex(domain, out int d) || !CoreInRange(core) || !_cores[core].Initialized
-            || GetCap(d, capability, out int slot) != CapabilityError.Ok || !SwitchCannotFail(d, core, slot))
+        DomainSlot[] domains = _domains;
+        int d = domain.Index;
+        if ((uint)d >= (uint)domains.Length || (uint)core >= (uint)_cores.Length)
         {
             return false;
         }
 
-        return SwitchWith(d, core, slot) == CapabilityError.Ok;
+        ref DomainSlot src = ref domains[d];
+        ref CoreSlot cs = ref _cores[core];
+        int local = capability.Index;
+        if (!src.Live || src.Generation != domain.Generation || !cs.Initialized || (uint)local >= (uint)src.CapFresh)
+        {
+            return false;
+        }
+
+        CapSlot[] caps = _capSlots;
+        ref CapSlot c = ref caps[(d * _caps) + local];
+        int n = c.Target;
+        if (!c.Allocated || c.Kind != CapabilityKind.Switch || (uint)n >= (uint)domains.Length)
+        {
+            return false;
+        }
+
+        ref DomainSlot dst = ref domains[n];
+        ulong bit = 1UL << core;
+        if (!dst.Live || dst.Generation != c.TargetGeneration || (dst.CoreMap & bit) == 0 || (src.RunningCores & bit) == 0
+            || (dst.CapFree == NoSlot && dst.CapFresh >= _caps) || _h.QueueCount == _updates.Length)
+        {
+            return false;
+        }
+
+        // InsertCap(n, Switch, d, …): the target's free stack first, else its fresh counter.
+        int back;
+        if (dst.CapFree != NoSlot)
+        {
+            back = dst.CapFree;
+            dst.CapFree = caps[(n * _caps) + back].NextFree;
+        }
+        else
+        {
+            back = dst.CapFresh++;
+        }
+
+        ref CapSlot r = ref caps[(n * _caps) + back];
+        r.Allocated = true;
+        r.Kind = CapabilityKind.Switch;
+        r.NextFree = NoSlot;
+        r.Target = d;
+        r.TargetGeneration = src.Generation;
+        r.Core = core;
+        r.Serial = 0;
+
+        // FreeCap(d, local).
+        c = default;
+        c.NextFree = src.CapFree;
+        src.CapFree = local;
+
+        dst.RunningCores |= bit;
+        src.RunningCores &= ~bit;
+        if (n == d)
+        {
+            dst.RunningCores |= bit;
+        }
+
+        cs.Domain = n;
+        cs.Generation = dst.Generation;
+
+        // Push(Switch update).
+        int q = _h.QueueHead + _h.QueueCount;
+        if (q >= _updates.Length)
+        {
+            q -= _updates.Length;
+        }
+
+        Update.WriteSwitch(ref _updates[q], new DomainHandle(n, dst.Generation), core, back);
+        _h.QueueCount++;
+        return true;
     }
 
     /// <summary>The <see cref="TryFastSwitch"/> counterpart of <see cref="HandleViolationCore"/>.</summary>

@@ -235,7 +235,7 @@ public sealed partial class CapabilityEngine
             return false;
         }
 
-        update = _updates[_h.QueueHead];
+        Update.CopyWords(ref _updates[_h.QueueHead], out update);
         _h.QueueHead++;
         if (_h.QueueHead == _updates.Length)
         {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 using System;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace Tyche.Capabilities;
 
@@ -30,6 +31,7 @@ public enum UpdateKind : byte
 }
 
 /// <summary>One queued engine event. A plain value; which fields are meaningful depends on <see cref="Kind"/>.</summary>
+/// <remarks>The small fields are declared (and so laid out) first: the value is 64 bytes, one cache line.</remarks>
 public readonly struct Update : IEquatable<Update>
 {
     /// <summary>Creates an update (the engine creates them; public for decoders and test doubles).</summary>
@@ -51,6 +53,12 @@ public readonly struct Update : IEquatable<Update>
 
     /// <summary>The event kind.</summary>
     public UpdateKind Kind { get; }
+
+    /// <summary>For <see cref="UpdateKind.Cleanup"/>: how to clean the range.</summary>
+    public CleanupPolicy Policy { get; }
+
+    /// <summary>For <see cref="UpdateKind.DeviceUpdate"/>: the device that moved.</summary>
+    public DeviceId Device { get; }
 
     /// <summary>The domain concerned (for <see cref="UpdateKind.Trap"/>, the handler; for <see cref="UpdateKind.Cleanup"/>, <see cref="DomainHandle.Invalid"/>).</summary>
     public DomainHandle Domain { get; }
@@ -75,12 +83,6 @@ public readonly struct Update : IEquatable<Update>
 
     /// <summary>For <see cref="UpdateKind.Cleanup"/>: one past the last byte of the range.</summary>
     public ulong End { get; }
-
-    /// <summary>For <see cref="UpdateKind.Cleanup"/>: how to clean the range.</summary>
-    public CleanupPolicy Policy { get; }
-
-    /// <summary>For <see cref="UpdateKind.DeviceUpdate"/>: the device that moved.</summary>
-    public DeviceId Device { get; }
 
     /// <inheritdoc />
     public bool Equals(Update other) =>
@@ -127,4 +129,40 @@ public readonly struct Update : IEquatable<Update>
     };
 
     private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    // ------------------------------------------------------------------ word-wise access for the engine's queue
+
+    // The layout (sequential, small fields first): Kind @0, Policy @1, Device @2..7, Domain @8 (Index, Generation),
+    // CoreMap @16, Core @24, ReturnCapability @28, Trap @32, Info @40, Start @48, End @56: eight 8-byte words.
+    // The queue writes and reads updates a word at a time so that a read right after a write is forwarded from the
+    // store buffer word for word (a vector copy of a value written field by field stalls on store forwarding).
+    private const int Words = 8;
+
+    /// <summary>Copies an update word by word.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void CopyWords(ref readonly Update source, out Update destination)
+    {
+        Unsafe.SkipInit(out destination);
+        ref ulong s = ref Unsafe.As<Update, ulong>(ref Unsafe.AsRef(in source));
+        ref ulong d = ref Unsafe.As<Update, ulong>(ref destination);
+        for (int i = 0; i < Words; i++)
+        {
+            Unsafe.Add(ref d, i) = Unsafe.Add(ref s, i);
+        }
+    }
+
+    /// <summary>Writes <c>new Update(UpdateKind.Switch, domain, core: core, returnCapability: returnCapability)</c> word by word.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void WriteSwitch(ref Update destination, DomainHandle domain, int core, LocalCapability returnCapability)
+    {
+        ref ulong d = ref Unsafe.As<Update, ulong>(ref destination);
+        d = (ulong)UpdateKind.Switch;
+        Unsafe.Add(ref d, 1) = (uint)domain.Index | ((ulong)domain.Generation << 32);
+        Unsafe.Add(ref d, 2) = 0;
+        Unsafe.Add(ref d, 3) = (uint)core | ((ulong)(uint)returnCapability.Index << 32);
+        Unsafe.Add(ref d, 4) = 0;
+        Unsafe.Add(ref d, 5) = 0;
+        Unsafe.Add(ref d, 6) = 0;
+        Unsafe.Add(ref d, 7) = 0;
+    }
 }
