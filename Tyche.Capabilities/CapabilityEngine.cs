@@ -281,11 +281,9 @@ public sealed partial class CapabilityEngine
     /// <returns><see cref="CapabilityError.Ok"/> or the reason it failed.</returns>
     public CapabilityError TrySend(DomainHandle domain, LocalCapability capability, LocalCapability to, out LocalCapability received)
     {
-        if (!_explicitTx && SendCannotFail(domain, capability, to))
+        if (!_explicitTx && TryFastSend(domain, capability, to, out received))
         {
-            CapabilityError fast = SendCore(domain, capability, to, false, default, out received);
-            AssertFastPathSucceeded(fast);
-            return fast;
+            return CapabilityError.Ok;
         }
 
         BeginOp();

@@ -697,6 +697,9 @@ public sealed partial class CapabilityEngine
     /// <summary>The number of slots saved in the journal of the current transaction (for tests of the journal).</summary>
     internal int JournalSavedSlots => _journal.SavedSlots;
 
+    /// <summary>Test hook: how many alias, carve, send and revoke calls took their unjournaled fast path.</summary>
+    internal int FastPathRuns => _fastPathRuns;
+
     /// <summary>
     /// A deterministic, complete textual dump of the engine: header scalars, every used pool slot (domains with their
     /// capability tables, region nodes, tracker nodes and free lists), cores, devices and the pending queue. Two engines

@@ -18,6 +18,9 @@ public sealed partial class CapabilityEngine
     /// <summary>Tracker nodes one <see cref="TrackerRemove"/> or <see cref="TrackerSwap"/> can allocate: two splits.</summary>
     private const int SplitNodes = 2;
 
+    /// <summary>How many operations took one of these fast paths (a test hook; never reset).</summary>
+    private int _fastPathRuns;
+
     private int FreeTrackerNodes => _tracker.Length - _h.TrackerCount;
 
     private bool QueueHasRoom(int updates) => _h.QueueCount <= _updates.Length - updates;
@@ -56,6 +59,7 @@ public sealed partial class CapabilityEngine
 
         CapabilityError e = DeriveApply(p, owner, access, cleanup, carve, out result);
         AssertFastPathSucceeded(e);
+        _fastPathRuns++;
         return true;
     }
 
@@ -91,6 +95,21 @@ public sealed partial class CapabilityEngine
         MemoryOperations parentOps = _regions[p].Ops;
         return access.Operations == parentOps
             || (FreeTrackerNodes >= SplitNodes && TrackerHolds(owner, access.Start, access.End, RightsOf(parentOps)));
+    }
+
+    /// <summary>Outside any transaction: sends unjournaled when <see cref="SendCannotFail"/> approves; false (nothing changed) otherwise.</summary>
+    private bool TryFastSend(DomainHandle domain, LocalCapability capability, LocalCapability to, out LocalCapability received)
+    {
+        if (!SendCannotFail(domain, capability, to))
+        {
+            received = default;
+            return false;
+        }
+
+        CapabilityError e = SendCore(domain, capability, to, false, default, out received);
+        AssertFastPathSucceeded(e);
+        _fastPathRuns++;
+        return true;
     }
 
     /// <summary>Whether <see cref="SendCore"/> is certain to succeed; only capabilities that move no device or management link, and regions without carved children (one effective range).</summary>
@@ -145,6 +164,7 @@ public sealed partial class CapabilityEngine
             TombstoneCap(slot);
         }
 
+        _fastPathRuns++;
         return true;
     }
 

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: Apache-2.0
+using System;
+using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+using Tyche.Capabilities;
+using static Tyche.Capabilities.Tests.Engine.Kit;
+
+namespace Tyche.Capabilities.Tests.Engine;
+
+/// <summary>
+/// The unjournaled alias, carve, send and leaf-revoke fast paths (taken outside any explicit transaction) against the
+/// journaled path (the same calls inside Begin/Commit): the same results, the same state (<c>DumpState</c>), the same
+/// update streams, the invariant checker clean on both, and every failure changes nothing. Tight capacities make the
+/// fast paths' capacity checks refuse (full queue, tracker pool, region pool, capability tables) as well as pass.
+/// </summary>
+public sealed class RegionFastPathTests
+{
+    private const ulong Page = 0x1000;
+
+    /// <summary>Two identical engines: <see cref="Fast"/> runs each operation bare, <see cref="Journaled"/> inside Begin/Commit.</summary>
+    private sealed class Pair
+    {
+        public Pair(EngineCapacities capacities, Action<CapabilityEngine> setup)
+        {
+            Fast = new CapabilityEngine(capacities);
+            Journaled = new CapabilityEngine(capacities);
+            setup(Fast);
+            setup(Journaled);
+            Assert.Equal(Fast.DumpState(), Journaled.DumpState());
+        }
+
+        public CapabilityEngine Fast { get; }
+
+        public CapabilityEngine Journaled { get; }
+
+        public CapabilityError Do(Func<CapabilityEngine, CapabilityError> op)
+        {
+            string before = Fast.DumpState();
+            CapabilityError fast = op(Fast);
+            Assert.False(Fast.InTransaction);
+            Journaled.BeginTransaction();
+            CapabilityError journaled = op(Journaled);
+            Journaled.CommitTransaction();
+            Assert.Equal(journaled, fast);
+            string after = Fast.DumpState();
+            Assert.Equal(Journaled.DumpState(), after);
+            if (fast != CapabilityError.Ok)
+            {
+                Assert.Equal(before, after);
+            }
+
+            return fast;
+        }
+
+        public void AssertSameUpdatesAndInvariants()
+        {
+            Assert.Equal(0, Fast.CheckInvariants(new InvariantViolation[4]));
+            Assert.Equal(0, Journaled.CheckInvariants(new InvariantViolation[4]));
+            Assert.Equal(Journaled.DetailedUpdates(), Fast.DetailedUpdates());
+            Assert.Equal(Fast.DumpState(), Journaled.DumpState());
+        }
+    }
+
+    private static AccessRights P(ulong first, ulong pages, MemoryOperations ops) => new(first * Page, (first + pages) * Page, ops);
+
+    /// <summary>Boot: d0 on core 0 with a root region of 64 pages (cap 0) and two children (caps 1, 2).</summary>
+    private static void Setup(CapabilityEngine e)
+    {
+        DomainHandle d0 = e.CreateManagerDomain(DomainPermissions.All);
+        e.StartDomainOnCore(d0, 0);
+        e.CreateRootRegion(d0, P(0, 64, MemoryOperations.All | MemoryOperations.Cleanup));
+        for (int i = 0; i < 2; i++)
+        {
+            LocalCapability m = e.CreateDomain(d0);
+            e.SetChildConfiguration(d0, m, ConfigurationBitmap.Permission, (ulong)DomainPermissions.All);
+        }
+
+        e.DrainUpdates(new Update[64]);
+    }
+
+    private static List<DomainHandle> Domains(CapabilityEngine e)
+    {
+        DomainHandle[] all = new DomainHandle[16];
+        return [.. all.AsSpan(0, e.GetDomains(all)).ToArray()];
+    }
+
+    [Fact]
+    public void BenchmarkedSequencesTakeTheFastPathAndMatch()
+    {
+        Pair p = new(new EngineCapacities(), Setup);
+        Assert.Equal(CapabilityError.Ok, p.Fast.TryGetRunningDomain(0, out DomainHandle d0));
+        Assert.Equal(CapabilityError.Ok, p.Fast.TryGetDomainHandle(d0, 1, out DomainHandle d1));
+        int before = p.Fast.FastPathRuns;
+        for (int round = 0; round < 4; round++)
+        {
+            // EngineScalingBenchmarks alias+revoke and carve+revoke; EngineBenchmarks alias+send+child revoke.
+            Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryAlias(d0, 0, P(3, 1, MemoryOperations.Read | MemoryOperations.Write), out _)));
+            Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryRevoke(d0, 3 + (2 * round))));
+            Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryCarve(d0, 0, P(3, 1, MemoryOperations.Read), out _)));
+            Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryRevoke(d0, 4 + (2 * round))));
+            p.AssertSameUpdatesAndInvariants();
+        }
+
+        Assert.Equal(16, p.Fast.FastPathRuns - before);
+        Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryAlias(d0, 0, P(16, 1, MemoryOperations.Read), out _)));
+        Assert.Equal(CapabilityError.Ok, p.Do(e => e.TrySend(d0, 11, 1, out _)));
+        Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryRevoke(d1, 0)));
+        Assert.Equal(19, p.Fast.FastPathRuns - before);
+        p.AssertSameUpdatesAndInvariants();
+    }
+
+    [Fact]
+    public void RevokeCapabilitiesCarvesToChildrenCleanupAndVitalMatch()
+    {
+        Pair p = new(new EngineCapacities(), Setup);
+        Assert.Equal(CapabilityError.Ok, p.Fast.TryGetRunningDomain(0, out DomainHandle d0));
+
+        // A carve sent to a child and revoked through a RegionRevoke: the memory flows back to d0 (another owner).
+        LocalCapability a = default;
+        LocalCapability rv = default;
+        LocalCapability b = default;
+        Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryCarve(d0, 0, P(8, 2, MemoryOperations.Read | MemoryOperations.Write | MemoryOperations.Cleanup), out a)));
+        Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryCreateRevokeCapability(d0, a, out rv)));
+        Assert.Equal(CapabilityError.Ok, p.Do(e => e.TrySend(d0, a, 1, out _)));
+        p.AssertSameUpdatesAndInvariants();
+        Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryRevoke(d0, rv)));
+        p.AssertSameUpdatesAndInvariants();
+
+        // A VITAL alias sent to a child: revoking it kills the child (journaled cascade) — same result either way.
+        Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryAlias(d0, 0, P(20, 1, MemoryOperations.Read | MemoryOperations.Vital), out a)));
+        Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryCreateRevokeCapability(d0, a, out rv)));
+        Assert.Equal(CapabilityError.Ok, p.Do(e => e.TrySend(d0, a, 2, out _)));
+        Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryRevoke(d0, rv)));
+        p.AssertSameUpdatesAndInvariants();
+        Assert.Single(Domains(p.Fast), d => d != d0);
+
+        // A region with a child is not a leaf; a root region cannot be revoked; errors change nothing.
+        Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryAlias(d0, 0, P(30, 4, MemoryOperations.Read), out a)));
+        Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryAlias(d0, a, P(31, 1, MemoryOperations.Read), out b)));
+        Assert.Equal(CapabilityError.InvalidOperation, p.Do(e => e.TryRevoke(d0, 0)));
+        Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryRevoke(d0, a)));
+        Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryRevoke(d0, b))); // a tombstone now: revoking it is a no-op, as upstream
+        Assert.Equal(CapabilityError.CapabilityDoesNotExist, p.Do(e => e.TryRevoke(d0, 99)));
+        Assert.Equal(CapabilityError.StaleDomain, p.Do(e => e.TryRevoke(DomainHandle.Invalid, 0)));
+        Assert.Equal(CapabilityError.InvalidOperation, p.Do(e => e.TryAlias(d0, 0, P(60, 8, MemoryOperations.Read), out _)));
+        Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryCarve(d0, 0, P(40, 2, MemoryOperations.Read), out _)));
+        Assert.Equal(CapabilityError.InvalidOperation, p.Do(e => e.TryCarve(d0, 0, P(41, 2, MemoryOperations.Read), out _)));
+        Assert.Equal(CapabilityError.InvalidOperation, p.Do(e => e.TryAlias(d0, 0, P(41, 1, MemoryOperations.Read), out _)));
+        p.AssertSameUpdatesAndInvariants();
+    }
+
+    [Fact]
+    public void ListsCrossingTheTreapThresholdsKeepMatching()
+    {
+        Pair p = new(new EngineCapacities { Regions = 128, TrackerNodes = 256 }, Setup);
+        Assert.Equal(CapabilityError.Ok, p.Fast.TryGetRunningDomain(0, out DomainHandle d0));
+        List<LocalCapability> aliases = [];
+
+        // 30 separated aliases: the root's children list and d0's tracker grow past 16 nodes (treaps built) ...
+        for (int i = 0; i < 30; i++)
+        {
+            LocalCapability a = default;
+            Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryAlias(d0, 0, P((ulong)(2 * i) + 1, 1, MemoryOperations.Read), out a)));
+            aliases.Add(a);
+            p.AssertSameUpdatesAndInvariants();
+        }
+
+        Assert.True(p.Fast.GetTrackerSegmentCount(d0) > 16);
+
+        // ... and shrink below 8 (treaps dropped), in an order that is neither FIFO nor LIFO.
+        for (int k = 0; k < aliases.Count; k++)
+        {
+            LocalCapability a = aliases[(k * 7) % aliases.Count];
+            Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryRevoke(d0, a)));
+            p.AssertSameUpdatesAndInvariants();
+        }
+
+        Assert.Equal(1, p.Fast.GetTrackerSegmentCount(d0));
+    }
+
+    [Fact]
+    public void UpdatesAreEightWordsAndTheWordWiseWritesAreExact()
+    {
+        Assert.Equal(64, Unsafe.SizeOf<Update>());
+        Update built = new(UpdateKind.Trap, new DomainHandle(9, 9), coreMap: ulong.MaxValue, trap: 1, info: 2, start: 3, end: 4, device: new DeviceId(7, 1, 2, 3));
+        Update.WriteSwitch(ref built, new DomainHandle(5, 0xFFFF_FFFE), 63, 0x7FFF_FFFF);
+        Assert.Equal(new Update(UpdateKind.Switch, new DomainHandle(5, 0xFFFF_FFFE), core: 63, returnCapability: 0x7FFF_FFFF), built);
+
+        Update full = new(UpdateKind.Cleanup, new DomainHandle(-1, uint.MaxValue), coreMap: 3, core: -4, returnCapability: 5, trap: 6, info: 7,
+            start: 8, end: ulong.MaxValue, policy: CleanupPolicy.ZeroAndFlush, device: new DeviceId(0xABCD, 0xEF, 31, 7));
+        Update.CopyWords(ref full, out Update copy);
+        Assert.Equal(full, copy);
+        Assert.Equal(full.ToString(), copy.ToString());
+        Assert.Equal(full.Device, copy.Device);
+        Assert.Equal(full.Policy, copy.Policy);
+    }
+
+    [Theory]
+    [InlineData(21)]
+    [InlineData(22)]
+    [InlineData(23)]
+    [InlineData(24)]
+    [InlineData(25)]
+    [InlineData(26)]
+    public void RandomRegionHeavySequencesMatchTheJournaledPath(int seed)
+    {
+        // Tight pools so every capacity check of the fast paths both passes and refuses.
+        EngineCapacities tight = new() { Domains = 6, CapabilitiesPerDomain = 24, Regions = 40, TrackerNodes = 64, PendingUpdates = 8, Cores = 2 };
+        Random rng = new(seed);
+        Pair p = new(tight, Setup);
+        MemoryOperations[] rights =
+        [
+            MemoryOperations.Read, MemoryOperations.Read | MemoryOperations.Write, MemoryOperations.All,
+            MemoryOperations.Read | MemoryOperations.Cleanup, MemoryOperations.Read | MemoryOperations.Write | MemoryOperations.Cleanup,
+            MemoryOperations.Read | MemoryOperations.Vital, MemoryOperations.Execute,
+        ];
+        int ok = 0;
+        int[] okByOp = new int[16];
+        int fastBefore = p.Fast.FastPathRuns;
+        for (int step = 0; step < 1200; step++)
+        {
+            List<DomainHandle> domains = Domains(p.Fast);
+            // Mostly the root manager (which holds the root region, cap 0) and small capability indices.
+            DomainHandle d = rng.Next(30) == 0 ? DomainHandle.Invalid : domains[rng.Next(2) == 0 ? 0 : rng.Next(domains.Count)];
+            LocalCapability c = rng.Next(4) == 0 ? rng.Next(tight.CapabilitiesPerDomain + 1) : rng.Next(3) == 0 ? 0 : rng.Next(8);
+            LocalCapability to = rng.Next(4);
+            ulong first = (ulong)rng.Next(64);
+            ulong pages = (ulong)rng.Next(1, 4);
+            AccessRights access = P(first, pages, rights[rng.Next(rights.Length)]);
+            CleanupPolicy policy = (CleanupPolicy)rng.Next(4);
+            int drain = rng.Next(1, 9);
+            int op = rng.Next(16);
+            CapabilityError r = p.Do(e => op switch
+            {
+                0 or 1 or 2 => e.TryAlias(d, c, access, policy, out _),
+                3 or 4 => e.TryCarve(d, c, access, policy, out _),
+                5 or 6 or 7 or 8 => e.TryRevoke(d, c),
+                9 or 10 => e.TrySend(d, c, to, out _),
+                11 => e.TryCreateRevokeCapability(d, c, out _),
+                12 => e.TryCreateDomain(d, out _),
+                _ => e.DrainUpdates(new Update[drain]) >= 0 ? CapabilityError.Ok : CapabilityError.InvalidValue,
+            });
+
+            if (r == CapabilityError.Ok)
+            {
+                ok++;
+                okByOp[op]++;
+            }
+
+            if (rng.Next(10) == 0)
+            {
+                p.AssertSameUpdatesAndInvariants();
+            }
+        }
+
+        p.AssertSameUpdatesAndInvariants();
+        Assert.True(ok > 100, $"only {ok} operations succeeded");
+        Assert.True(p.Fast.FastPathRuns - fastBefore > 15, $"only {p.Fast.FastPathRuns - fastBefore} fast paths taken; successes by operation: {string.Join(' ', okByOp)}");
+    }
+}
