@@ -110,6 +110,52 @@ public sealed class RegionFastPathTests
     }
 
     [Fact]
+    public void BenchmarkedSendChainTakesTheFastPathAndMatches()
+    {
+        // EngineSendBenchmarks: a page sent down a chain of domains, each managing the next, then revoked by d0.
+        const int Chain = 6;
+        DomainHandle[] domains = new DomainHandle[Chain + 1];
+        LocalCapability[] next = new LocalCapability[Chain];
+        Pair p = new(new EngineCapacities(), e =>
+        {
+            DomainHandle d = e.CreateManagerDomain(DomainPermissions.All);
+            e.StartDomainOnCore(d, 0);
+            e.CreateRootRegion(d, P(0, 0x100, MemoryOperations.All));
+            for (int i = 0; i < Chain; i++)
+            {
+                LocalCapability m = e.CreateDomain(d);
+                e.SetChildConfiguration(d, m, ConfigurationBitmap.Permission, (ulong)DomainPermissions.All);
+                next[i] = m;
+                domains[i] = d;
+                d = e.GetDomainHandle(d, m);
+            }
+
+            domains[Chain] = d;
+            e.DrainUpdates(new Update[64]);
+        });
+
+        for (int round = 0; round < 3; round++)
+        {
+            int before = p.Fast.FastPathRuns;
+            LocalCapability c = default;
+            LocalCapability revoke = default;
+            Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryAlias(domains[0], 0, P(0x10, 1, MemoryOperations.Read), out c)));
+            Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryCreateRevokeCapability(domains[0], c, out revoke)));
+            for (int i = 0; i < Chain; i++)
+            {
+                LocalCapability sent = c;
+                Assert.Equal(CapabilityError.Ok, p.Do(e => e.TrySend(domains[i], sent, next[i], out c)));
+                Assert.Equal("{[0x10000, 0x11000 | R___]}", p.Fast.Permissions(domains[i + 1]));
+            }
+
+            Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryRevoke(domains[0], revoke)));
+            Assert.Equal(Chain + 2, p.Fast.FastPathRuns - before);
+            Assert.Equal("{}", p.Fast.Permissions(domains[Chain]));
+            p.AssertSameUpdatesAndInvariants();
+        }
+    }
+
+    [Fact]
     public void RevokeCapabilitiesCarvesToChildrenCleanupAndVitalMatch()
     {
         Pair p = new(new EngineCapacities(), Setup);
