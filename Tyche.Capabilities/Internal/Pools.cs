@@ -133,7 +133,8 @@ public sealed partial class CapabilityEngine
         for (int local = 0; local < fresh; local++)
         {
             int s = CapSlotIndex(domain, local);
-            if (_capSlots[s].Allocated && !IsCapValid(s))
+            ref readonly CapSlot c = ref _capSlots[s];
+            if (c.Allocated && (c.Kind == CapabilityKind.None || !IsCapValid(s)))
             {
                 FreeCap(domain, local);
             }

@@ -6,11 +6,12 @@ namespace Tyche.Capabilities;
 /// <summary>
 /// Validate-then-mutate fast paths for alias, carve, send and revoke of a leaf region outside explicit transactions.
 /// Each <c>…CannotFail</c> predicate reads the engine only and returns true only when the operation's core method is
-/// certain to succeed: every check it makes passes, no capability table needs a garbage collection, and every pool and
-/// the update queue have room for the most the operation can take. The core method then runs with the journal off
+/// certain to succeed: every check it makes passes and every pool and the update queue have room for the most the
+/// operation can take; last, the receiving capability table gets a free slot, by a garbage collection if it is full
+/// (<see cref="HasOrCollectsCapSlot"/>). The core method then runs with the journal off
 /// (outside a transaction every <c>W…</c> accessor skips it): it is the same code as the journaled path, so the result,
 /// the state and the updates are the same, and because nothing can fail after its first write no undo is needed.
-/// When a predicate returns false (an error, a possible garbage collection, a cascade, tight capacity), the caller takes
+/// When a predicate returns false (an error, a cascade, tight capacity, a full table with nothing to collect), the caller takes
 /// the journaled path, which reports the error and changes nothing, exactly as before.
 /// </summary>
 public sealed partial class CapabilityEngine
@@ -33,6 +34,23 @@ public sealed partial class CapabilityEngine
     }
 
     /// <summary>
+    /// The last step of a fast path, once every other check passed: whether the domain's table has a free slot, after a
+    /// garbage collection (run unjournaled) when it is full. This is what the journaled path does at the same point
+    /// (<see cref="EnsureCapacity"/>), and since nothing after it can fail, its effect stays. When the collection frees
+    /// nothing it has changed nothing, and the caller falls back to the journaled path (which reports OutOfMemory).
+    /// </summary>
+    private bool HasOrCollectsCapSlot(int domain)
+    {
+        if (HasFreeCapSlot(domain))
+        {
+            return true;
+        }
+
+        CollectGarbage(domain);
+        return HasFreeCapSlot(domain);
+    }
+
+    /// <summary>
     /// An upper bound on the nodes a <see cref="TrackerAdd"/> to <paramref name="domain"/> can allocate, whatever the range:
     /// one per gap (at most one more than the nodes it overlaps) and two splits.
     /// </summary>
@@ -51,7 +69,7 @@ public sealed partial class CapabilityEngine
     private bool TryFastDerive(DomainHandle domain, LocalCapability region, in AccessRights access, CleanupPolicy cleanup, bool carve,
         out LocalCapability result)
     {
-        if (!DeriveCannotFail(domain, region, access, carve, out int p, out int owner))
+        if (!DeriveCannotFail(domain, region, access, carve, out int p, out int owner) || !HasOrCollectsCapSlot(owner))
         {
             result = default;
             return false;
@@ -80,7 +98,7 @@ public sealed partial class CapabilityEngine
         }
 
         owner = _regions[p].Owner;
-        if (!HasFreeRegion || !HasFreeCapSlot(owner) || !CanDerive(p, access, carve) || !QueueHasRoom(1))
+        if (!HasFreeRegion || !CanDerive(p, access, carve) || !QueueHasRoom(1))
         {
             return false;
         }
@@ -100,7 +118,7 @@ public sealed partial class CapabilityEngine
     /// <summary>Outside any transaction: sends unjournaled when <see cref="SendCannotFail"/> approves; false (nothing changed) otherwise.</summary>
     private bool TryFastSend(DomainHandle domain, LocalCapability capability, LocalCapability to, out LocalCapability received)
     {
-        if (!SendCannotFail(domain, capability, to))
+        if (!SendCannotFail(domain, capability, to, out int t) || !HasOrCollectsCapSlot(t))
         {
             received = default;
             return false;
@@ -113,11 +131,11 @@ public sealed partial class CapabilityEngine
     }
 
     /// <summary>Whether <see cref="SendCore"/> is certain to succeed; only capabilities that move no device or management link, and regions without carved children (one effective range).</summary>
-    private bool SendCannotFail(DomainHandle domain, LocalCapability capability, LocalCapability to)
+    private bool SendCannotFail(DomainHandle domain, LocalCapability capability, LocalCapability to, out int t)
     {
+        t = NoSlot;
         if (!TryDomainIndex(domain, out int d) || (_domains[d].Permissions & (ulong)DomainPermissions.Send) == 0
-            || GetDomainCap(d, to, true, out _, out int t) != CapabilityError.Ok || !HasFreeCapSlot(t)
-            || GetCap(d, capability, out int slot) != CapabilityError.Ok)
+            || GetDomainCap(d, to, true, out _, out t) != CapabilityError.Ok || t == d || GetCap(d, capability, out int slot) != CapabilityError.Ok)
         {
             return false;
         }
