@@ -156,6 +156,39 @@ public sealed class RegionFastPathTests
     }
 
     [Fact]
+    public void AFullTableIsCollectedByTheFastPathAsByTheJournaledPath()
+    {
+        Pair p = new(new EngineCapacities { CapabilitiesPerDomain = 8 }, Setup);
+        Assert.Equal(CapabilityError.Ok, p.Fast.TryGetRunningDomain(0, out DomainHandle d0));
+
+        // Caps 0..2 exist; alias + revoke leaves tombstones in 3..7, so the table is full of garbage.
+        for (int i = 0; i < 5; i++)
+        {
+            LocalCapability a = default;
+            Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryAlias(d0, 0, P((ulong)i, 1, MemoryOperations.Read), out a)));
+            Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryRevoke(d0, a)));
+        }
+
+        int before = p.Fast.FastPathRuns;
+        List<LocalCapability> kept = [];
+        for (int i = 0; i < 5; i++)
+        {
+            LocalCapability a = default;
+            Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryAlias(d0, 0, P((ulong)(2 * i) + 10, 1, MemoryOperations.Read), out a)));
+            kept.Add(a);
+        }
+
+        Assert.Equal(5, p.Fast.FastPathRuns - before);
+        p.AssertSameUpdatesAndInvariants();
+
+        // Full of valid capabilities: nothing to collect, the journaled path reports OutOfMemory and nothing changes.
+        Assert.Equal(CapabilityError.OutOfMemory, p.Do(e => e.TryAlias(d0, 0, P(40, 1, MemoryOperations.Read), out _)));
+        Assert.Equal(CapabilityError.OutOfMemory, p.Do(e => e.TryCarve(d0, 0, P(40, 1, MemoryOperations.Read), out _)));
+        Assert.Equal(5, p.Fast.FastPathRuns - before);
+        p.AssertSameUpdatesAndInvariants();
+    }
+
+    [Fact]
     public void RevokeCapabilitiesCarvesToChildrenCleanupAndVitalMatch()
     {
         Pair p = new(new EngineCapacities(), Setup);
