@@ -6,8 +6,9 @@ namespace Tyche.Capabilities;
 /// <summary>
 /// Validate-then-mutate fast paths for alias, carve, send and revoke of a leaf region outside explicit transactions.
 /// Each <c>…CannotFail</c> predicate reads the engine only and returns true only when the operation's core method is
-/// certain to succeed: every check it makes passes and every pool and the update queue have room for the most the
-/// operation can take; last, the receiving capability table gets a free slot, by a garbage collection if it is full
+/// certain to succeed: every check it makes passes, every pool and the update queue have room for the most the
+/// operation can take, and the tracker ranges it removes or swaps are held (by invariant I1, see
+/// <see cref="HeldByInvariant"/>); last, the receiving capability table gets a free slot, by a garbage collection if it is full
 /// (<see cref="HasOrCollectsCapSlot"/>). The core method then runs with the journal off
 /// (outside a transaction every <c>W…</c> accessor skips it): it is the same code as the journaled path, so the result,
 /// the state and the updates are the same, and because nothing can fail after its first write no undo is needed.
@@ -56,6 +57,26 @@ public sealed partial class CapabilityEngine
     /// </summary>
     private int TrackerAddBound(int domain) => _domains[domain].TrackerNodes + 1 + SplitNodes;
 
+    /// <summary>
+    /// Whether the domain's tracker holds <c>[start, end)</c> with at least the rights <paramref name="ops"/>, for a range
+    /// that is part of the effective range of a region the domain owns with those rights. Invariant I1 (every tracker
+    /// counts exactly the effective ranges of the regions its domain owns; checked by <see cref="CheckInvariants"/>)
+    /// makes that always true, so release builds do not walk the tracker again; debug builds (every test run) verify
+    /// it and refuse the fast path, failing loudly, if it ever were false.
+    /// </summary>
+    private bool HeldByInvariant(int domain, ulong start, ulong end, MemoryOperations ops)
+    {
+#if DEBUG
+        if (!TrackerHolds(domain, start, end, ops))
+        {
+            Debug.Fail("invariant I1 broken: a region's effective range is not held by its owner's tracker");
+            return false;
+        }
+#endif
+        return true;
+    }
+
+#if DEBUG
     /// <summary>Whether <c>[start, end)</c> of the domain's tracker is fully covered with at least the rights <paramref name="ops"/> (then neither <see cref="TrackerRemove"/> nor <see cref="TrackerSwap"/> from <paramref name="ops"/> can fail but for its two splits).</summary>
     private bool TrackerHolds(int domain, ulong start, ulong end, MemoryOperations ops)
     {
@@ -64,6 +85,7 @@ public sealed partial class CapabilityEngine
             (ops & MemoryOperations.Read) != 0 ? 1 : 0, (ops & MemoryOperations.Write) != 0 ? 1 : 0,
             (ops & MemoryOperations.Execute) != 0 ? 1 : 0, (ops & MemoryOperations.Super) != 0 ? 1 : 0);
     }
+#endif
 
     /// <summary>Outside any transaction: alias or carve unjournaled when <see cref="DeriveCannotFail"/> approves; false (nothing changed) otherwise.</summary>
     private bool TryFastDerive(DomainHandle domain, LocalCapability region, in AccessRights access, CleanupPolicy cleanup, bool carve,
@@ -112,7 +134,7 @@ public sealed partial class CapabilityEngine
         // Reactivate from the parent's rights to the carve's: fused swap (two splits) when the range holds them.
         MemoryOperations parentOps = _regions[p].Ops;
         return access.Operations == parentOps
-            || (FreeTrackerNodes >= SplitNodes && TrackerHolds(owner, access.Start, access.End, RightsOf(parentOps)));
+            || (FreeTrackerNodes >= SplitNodes && HeldByInvariant(owner, access.Start, access.End, RightsOf(parentOps)));
     }
 
     /// <summary>Outside any transaction: sends unjournaled when <see cref="SendCannotFail"/> approves; false (nothing changed) otherwise.</summary>
@@ -154,7 +176,7 @@ public sealed partial class CapabilityEngine
                 int from = r.Owner;
                 return r.CarveCount == 0 && _domains[from].Live && QueueHasRoom(2)
                     && FreeTrackerNodes >= SplitNodes + TrackerAddBound(t) + (from == t ? SplitNodes : 0)
-                    && TrackerHolds(from, r.Start, r.End, RightsOf(r.Ops));
+                    && HeldByInvariant(from, r.Start, r.End, RightsOf(r.Ops));
             case CapabilityKind.Management:
             case CapabilityKind.Device:
                 return !IsCapValid(slot);
@@ -228,7 +250,7 @@ public sealed partial class CapabilityEngine
             nodes += TrackerAddBound(parent.Owner);
         }
 
-        return QueueHasRoom(updates) && FreeTrackerNodes >= nodes && TrackerHolds(n.Owner, n.Start, n.End, held);
+        return QueueHasRoom(updates) && FreeTrackerNodes >= nodes && HeldByInvariant(n.Owner, n.Start, n.End, held);
     }
 
     /// <summary>Checks, in debug builds, that a core method run unjournaled after its <c>…CannotFail</c> predicate approved it succeeded.</summary>
