@@ -7,7 +7,8 @@ namespace Tyche.Benchmarks;
 /// <summary>
 /// Capability-engine hot paths that do not depend on the number of regions. Each benchmark is an operation plus its
 /// undo, so the engine state is the same before and after every invocation. Rust reference (ns/op):
-/// create_domain+revoke 256; send 265; switch 24 (a switch pair is two switches).
+/// create_domain+revoke 256; switch 24 (a switch pair is two switches); send 265 (the standalone send is
+/// <see cref="EngineSendBenchmarks"/>; the alias+send rows here include an alias and a revoke).
 /// </summary>
 [MemoryDiagnoser]
 public class EngineBenchmarks
