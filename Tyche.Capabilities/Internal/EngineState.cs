@@ -46,6 +46,7 @@ public sealed partial class CapabilityEngine
         public int QueueHead, QueueCount;
         public ulong DeviceSerial;
         public ulong RegionSequence;
+        public uint TrackerSerial;
     }
 
     private struct DomainSlot
@@ -125,6 +126,9 @@ public sealed partial class CapabilityEngine
         public int Left;
         public int Right;
         public int Up;
+
+        /// <summary>Set each time the node is linked into a tracker (see <see cref="TrackerPriority"/>).</summary>
+        public uint Salt;
     }
 
     private struct CoreSlot

@@ -416,7 +416,7 @@ public sealed partial class CapabilityEngine
             return true;
         }
 
-        if (_tracker[x].Up != up || count > _tracker.Length || (up != NoSlot && Priority(x) > Priority(up)))
+        if (_tracker[x].Up != up || count > _tracker.Length || (up != NoSlot && TrackerPriority(x) > TrackerPriority(up)))
         {
             return false;
         }
@@ -446,7 +446,7 @@ public sealed partial class CapabilityEngine
         }
 
         ref readonly RegionNode n = ref _regions[x];
-        if (n.CUp != up || count > _regions.Length || (up != NoSlot && Priority(x) > Priority(up)))
+        if (n.CUp != up || count > _regions.Length || (up != NoSlot && ChildPriority(x) > ChildPriority(up)))
         {
             return false;
         }

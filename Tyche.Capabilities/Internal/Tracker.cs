@@ -16,6 +16,7 @@ public sealed partial class CapabilityEngine
         ref TrackerNode n = ref WTracker(node);
         n.Prev = prev;
         n.Next = next;
+        n.Salt = ++_h.TrackerSerial;
         if (prev == NoSlot)
         {
             WDomain(domain).TrackerHead = node;

@@ -7,7 +7,8 @@ namespace Tyche.Capabilities;
 /// Ordered indexes kept beside the linked lists (which keep the reference's order for enumeration, serialization and
 /// cascades): a treap per domain over its tracker nodes (key: start) and a treap per region over its children (key:
 /// start, then creation sequence) augmented with the maximum end of all children and of carved children in each
-/// subtree. Priorities are a hash of the pool index, so the structure is deterministic; every write goes through the
+/// subtree. Priorities are a hash of the pool index and of the region's generation or the tracker node's link salt
+/// (fresh on every reuse of a slot, constant while it is in a treap), so the structure is deterministic; every write goes through the
 /// journal like any other pool write.
 /// </summary>
 public sealed partial class CapabilityEngine
@@ -16,10 +17,24 @@ public sealed partial class CapabilityEngine
     /// A tracker or a children list gets its treap when it grows past this many nodes; below it, lookups scan the linked
     /// list, which is faster for short lists and spares every insertion and deletion its rotations.
     /// </summary>
-    private const int TreapBuildAbove = 16;
+    private const int TreapBuildAbove = 32;
 
     /// <summary>A treap is dismantled when its list shrinks below this many nodes (hysteresis: a list that oscillates around one size never rebuilds repeatedly).</summary>
-    private const int TreapDropBelow = 8;
+    private const int TreapDropBelow = 16;
+
+    /// <summary>
+    /// The treap priority of a child region: a hash of its pool index and generation. The generation changes each time
+    /// the slot is freed, so a slot reused last-in-first-out (an alias or carve created and revoked over and over) gets a
+    /// fresh priority each time instead of one fixed, possibly unlucky, height in the treap; it is constant while the
+    /// region is in a treap.
+    /// </summary>
+    private uint ChildPriority(int region) => Priority((int)((uint)region + (_regions[region].Generation * 0x7FEB352Du)));
+
+    /// <summary>
+    /// The treap priority of a tracker node: a hash of its pool index and the salt it got when it was linked into its
+    /// tracker, for the same reason as <see cref="ChildPriority"/> (tracker nodes have no generation).
+    /// </summary>
+    private uint TrackerPriority(int node) => Priority((int)((uint)node + (_tracker[node].Salt * 0x7FEB352Du)));
 
     private static uint Priority(int index)
     {
@@ -69,7 +84,8 @@ public sealed partial class CapabilityEngine
     /// Inserts node <paramref name="n"/>, already linked into the domain's list: it is attached in O(1) next to its list
     /// neighbours (as the right child of its predecessor when that is free, else as the left child of its successor,
     /// which is then the leftmost node of the predecessor's right subtree), then rotated up by priority. Keys are
-    /// unique and priorities distinct, so the resulting shape is the one a search from the root would give.
+    /// unique; with distinct priorities the resulting shape is the one a search from the root would give (on a tie in
+    /// priority the new node stays below, which keeps the heap order).
     /// </summary>
     private void TrackerTreapInsert(int domain, int n)
     {
@@ -144,8 +160,8 @@ public sealed partial class CapabilityEngine
         }
 
         node.Up = x;
-        uint p = Priority(n);
-        while (_tracker[n].Up != NoSlot && Priority(_tracker[n].Up) < p)
+        uint p = TrackerPriority(n);
+        while (_tracker[n].Up != NoSlot && TrackerPriority(_tracker[n].Up) < p)
         {
             TrackerRotateUp(domain, n);
         }
@@ -172,7 +188,7 @@ public sealed partial class CapabilityEngine
         {
             int l = _tracker[n].Left;
             int r = _tracker[n].Right;
-            int child = l == NoSlot ? r : r == NoSlot ? l : Priority(l) > Priority(r) ? l : r;
+            int child = l == NoSlot ? r : r == NoSlot ? l : TrackerPriority(l) > TrackerPriority(r) ? l : r;
             TrackerRotateUp(domain, child);
         }
 
@@ -436,8 +452,8 @@ public sealed partial class CapabilityEngine
 
         node.CUp = x;
         ChildRecomputeUpwards(x);
-        uint p = Priority(c);
-        while (_regions[c].CUp != NoSlot && Priority(_regions[c].CUp) < p)
+        uint p = ChildPriority(c);
+        while (_regions[c].CUp != NoSlot && ChildPriority(_regions[c].CUp) < p)
         {
             ChildRotateUp(parent, c);
         }
@@ -464,7 +480,7 @@ public sealed partial class CapabilityEngine
         {
             int l = _regions[c].CLeft;
             int r = _regions[c].CRight;
-            int child = l == NoSlot ? r : r == NoSlot ? l : Priority(l) > Priority(r) ? l : r;
+            int child = l == NoSlot ? r : r == NoSlot ? l : ChildPriority(l) > ChildPriority(r) ? l : r;
             ChildRotateUp(parent, child);
         }
 

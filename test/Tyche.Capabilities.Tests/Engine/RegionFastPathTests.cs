@@ -63,12 +63,12 @@ public sealed class RegionFastPathTests
 
     private static AccessRights P(ulong first, ulong pages, MemoryOperations ops) => new(first * Page, (first + pages) * Page, ops);
 
-    /// <summary>Boot: d0 on core 0 with a root region of 64 pages (cap 0) and two children (caps 1, 2).</summary>
+    /// <summary>Boot: d0 on core 0 with a root region of 128 pages (cap 0) and two children (caps 1, 2).</summary>
     private static void Setup(CapabilityEngine e)
     {
         DomainHandle d0 = e.CreateManagerDomain(DomainPermissions.All);
         e.StartDomainOnCore(d0, 0);
-        e.CreateRootRegion(d0, P(0, 64, MemoryOperations.All | MemoryOperations.Cleanup));
+        e.CreateRootRegion(d0, P(0, 128, MemoryOperations.All | MemoryOperations.Cleanup));
         for (int i = 0; i < 2; i++)
         {
             LocalCapability m = e.CreateDomain(d0);
@@ -221,7 +221,7 @@ public sealed class RegionFastPathTests
         Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryRevoke(d0, b))); // a tombstone now: revoking it is a no-op, as upstream
         Assert.Equal(CapabilityError.CapabilityDoesNotExist, p.Do(e => e.TryRevoke(d0, 99)));
         Assert.Equal(CapabilityError.StaleDomain, p.Do(e => e.TryRevoke(DomainHandle.Invalid, 0)));
-        Assert.Equal(CapabilityError.InvalidOperation, p.Do(e => e.TryAlias(d0, 0, P(60, 8, MemoryOperations.Read), out _)));
+        Assert.Equal(CapabilityError.InvalidOperation, p.Do(e => e.TryAlias(d0, 0, P(124, 8, MemoryOperations.Read), out _)));
         Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryCarve(d0, 0, P(40, 2, MemoryOperations.Read), out _)));
         Assert.Equal(CapabilityError.InvalidOperation, p.Do(e => e.TryCarve(d0, 0, P(41, 2, MemoryOperations.Read), out _)));
         Assert.Equal(CapabilityError.InvalidOperation, p.Do(e => e.TryAlias(d0, 0, P(41, 1, MemoryOperations.Read), out _)));
@@ -235,8 +235,8 @@ public sealed class RegionFastPathTests
         Assert.Equal(CapabilityError.Ok, p.Fast.TryGetRunningDomain(0, out DomainHandle d0));
         List<LocalCapability> aliases = [];
 
-        // 30 separated aliases: the root's children list and d0's tracker grow past 16 nodes (treaps built) ...
-        for (int i = 0; i < 30; i++)
+        // 40 separated aliases: the root's children list and d0's tracker grow past 32 nodes (treaps built) ...
+        for (int i = 0; i < 40; i++)
         {
             LocalCapability a = default;
             Assert.Equal(CapabilityError.Ok, p.Do(e => e.TryAlias(d0, 0, P((ulong)(2 * i) + 1, 1, MemoryOperations.Read), out a)));
@@ -244,9 +244,9 @@ public sealed class RegionFastPathTests
             p.AssertSameUpdatesAndInvariants();
         }
 
-        Assert.True(p.Fast.GetTrackerSegmentCount(d0) > 16);
+        Assert.True(p.Fast.GetTrackerSegmentCount(d0) > 32);
 
-        // ... and shrink below 8 (treaps dropped), in an order that is neither FIFO nor LIFO.
+        // ... and shrink below 16 (treaps dropped), in an order that is neither FIFO nor LIFO.
         for (int k = 0; k < aliases.Count; k++)
         {
             LocalCapability a = aliases[(k * 7) % aliases.Count];
