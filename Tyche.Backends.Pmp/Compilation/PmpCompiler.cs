@@ -31,7 +31,7 @@ namespace Tyche.Backends.Pmp;
 /// QEMU (which keeps stray high bits) and hardware (WARL zero) decode the same region.</para>
 /// <para>An instance keeps scratch buffers and is not thread-safe; compile on one thread per instance.</para>
 /// </remarks>
-public sealed class PmpCompiler
+public sealed partial class PmpCompiler
 {
     private const int Infinity = int.MaxValue / 4;
     private const byte FromNone = 0;
@@ -58,6 +58,7 @@ public sealed class PmpCompiler
     private readonly int[] _placement = new int[PmpEncoding.MaxEntries];
     private readonly ulong[] _keep = new ulong[PmpEncoding.MaxEntries];
     private ulong _previousEnd; // end of the previous run during a Step sequence
+    private bool _layered; // the last analysis chose the layered plan (PmpCompiler.Layered.cs)
 
     /// <summary>Creates a compiler for one hart configuration and the monitor's own regions.</summary>
     /// <param name="options">The hart (validated; copied).</param>
@@ -198,13 +199,15 @@ public sealed class PmpCompiler
             return result;
         }
 
-        int entries = BuildEntries(runCount, _freeBound, out int groups);
+        int groups;
+        int entries = _layered ? EmitLayered(out groups) : BuildEntries(runCount, _freeBound, out groups);
         Place(destination, previous, groups);
         return new PmpCompileResult(PmpStatus.Ok, entries, DomainEntryCapacity);
     }
 
     private PmpCompileResult Analyze(ReadOnlySpan<MemoryPermission> ranges, out int runCount)
     {
+        _layered = false;
         PmpStatus status = Normalize(ranges, out runCount, out ulong badStart, out ulong badEnd);
         if (status != PmpStatus.Ok)
         {
@@ -226,6 +229,18 @@ public sealed class PmpCompiler
             if (status != PmpStatus.Ok)
             {
                 return new PmpCompileResult(status, 0, DomainEntryCapacity, _runs[bad].Start, _runs[bad].End);
+            }
+
+            // Priority layering can only help when the non-overlapping plan is above the lower bound; it is used only
+            // when strictly smaller, so layouts it cannot improve keep their encodings (and one-write rights changes).
+            if (needed > LowerBound(_runs.AsSpan(0, runCount), _addressLimit))
+            {
+                int layered = PlanLayered(runCount);
+                if (layered < needed)
+                {
+                    needed = layered;
+                    _layered = true;
+                }
             }
         }
 

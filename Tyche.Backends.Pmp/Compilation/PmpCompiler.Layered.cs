@@ -1,0 +1,712 @@
+// SPDX-License-Identifier: Apache-2.0
+using System;
+using System.Numerics;
+
+namespace Tyche.Backends.Pmp;
+
+/// <summary>
+/// The layered planner: an interval dynamic program over the elementary segments of the address space (the domain's
+/// runs, the gaps between them and the space before and after) that also uses PMP priority (Privileged ISA §3.7.1:
+/// the lowest-numbered matching entry decides).
+/// </summary>
+/// <remarks>
+/// <para><b>Encoding class.</b> A plan is a laminar family of items; an item is either a NAPOT/NA4 block or a TOR
+/// piece, both with one colour (R/W/X rights, or none: a deny entry). The items inside an item (its children) sit
+/// at lower indices (higher priority) and paint over it; what no child covers shows the item's colour, and what no
+/// item covers shows the ambient colour of the enclosing item (none at the top: unmatched, denied to S/U). Sibling
+/// TOR pieces that touch form a chain (consecutive entries; each takes its lower bound from the previous entry's
+/// <c>pmpaddr</c>). A chain's first piece takes its bound from an OFF entry, from the NAPOT/NA4 block that ends where
+/// it starts (the block's <c>pmpaddr</c> lies inside the block, which shadows the TOR's bottom, §3.7.1.1), or from
+/// the last monitor entry's <c>pmpaddr</c> (entry <c>m</c>; such a free chain has no children because nothing can
+/// sit above entry <c>m</c> but the monitor). Item ends are segment boundaries.</para>
+/// <para><b>Program.</b> <c>D[p, a, t, v]</c> is the fewest entries for the segments <c>p..t−1</c> with ambient colour
+/// <c>a</c>, every item inside <c>[x_p, x_t)</c>, where <c>v</c> says whether an item ending at <c>x_t</c> can bound a
+/// TOR that starts there (0 no, 1 yes, 2 the free chain, whose next piece must be childless). The last item ending at
+/// <c>x_t</c> is either ambient (skip one segment), a TOR piece <c>[x_s, x_t)</c> of colour <c>c</c> (cost 1 + its
+/// bound + <c>S[s, c, t]</c>), or a block <c>[x_s, x_t)</c> (cost 1 + <c>S[s, c, t]</c>). A TOR piece's first and
+/// last segment have the piece's colour (otherwise the child there can join the chain instead, never costing more),
+/// so only same-coloured segments are tried. Items spanning the whole region use the region's cost without such an
+/// item (painting a span twice never pays), which orders the recursion. Time O(n²·(n + L)·6) for n segments and L
+/// address bits; memory O(n²·6) preallocated.</para>
+/// </remarks>
+public sealed partial class PmpCompiler
+{
+    private const int Colors = 6;
+    private const int Variants = 3;
+    private const int VariantNone = 0;
+    private const int VariantBound = 1;
+    private const int VariantFree = 2;
+
+    // Segments: at most 64 runs, 63 gaps between them, and the space before and after them.
+    private const int MaxSegments = (2 * PmpEncoding.MaxEntries) + 1;
+    private const int MaxPositions = MaxSegments + 1;
+    private const int MaxBlockStarts = 64;
+    private const int MaxNodes = 4 * PmpEncoding.MaxEntries;
+
+    // Item kinds during reconstruction.
+    private const byte ItemSkip = 0;
+    private const byte ItemBlock = 1;
+    private const byte ItemTorChained = 2; // bound from the previous item (a TOR piece or a block ending here)
+    private const byte ItemTorChainedFree = 3; // the same, inside the free chain
+    private const byte ItemTorFree = 4; // bound from the last monitor entry (entry m)
+    private const byte ItemTorOff = 5; // an OFF entry holds the bound
+
+    private static readonly PmpConfigBits[] ColorPermissions =
+    [
+        PmpConfigBits.None,
+        PmpConfigBits.Read,
+        PmpConfigBits.Execute,
+        PmpConfigBits.Read | PmpConfigBits.Execute,
+        PmpConfigBits.Read | PmpConfigBits.Write,
+        PmpConfigBits.Read | PmpConfigBits.Write | PmpConfigBits.Execute,
+    ];
+
+    private readonly ulong[] _x = new ulong[MaxPositions];
+    private readonly byte[] _color = new byte[MaxSegments];
+    private readonly int[] _prevSame = new int[MaxSegments];
+    private readonly int[] _blockStarts = new int[MaxPositions * MaxBlockStarts];
+    private readonly byte[] _blockStartCount = new byte[MaxPositions];
+    private readonly int[] _d = new int[MaxSegments * Colors * MaxPositions * Variants];
+    private readonly int[] _s = new int[MaxSegments * Colors * MaxPositions];
+    private readonly int[] _proper = new int[Colors];
+    private int _positions; // n + 1: boundaries x_0 = 0 … x_n = 2^PhysicalAddressBits
+
+    // Reconstruction scratch: items of the regions being emitted (a stack of lists).
+    private readonly byte[] _itemKind = new byte[MaxNodes];
+    private readonly int[] _itemFrom = new int[MaxNodes];
+    private readonly int[] _itemTo = new int[MaxNodes];
+    private readonly byte[] _itemColor = new byte[MaxNodes];
+    private readonly bool[] _itemProper = new bool[MaxNodes];
+    private int _itemTop;
+    private int _emitted;
+    private int _freeEntry; // index of the free chain's first entry, −1 when none
+    private int _freeLength;
+
+    private static int ColorOf(PmpConfigBits permissions) => (permissions & PmpConfigBits.Permissions) switch
+    {
+        PmpConfigBits.None => 0,
+        PmpConfigBits.Read => 1,
+        PmpConfigBits.Execute => 2,
+        PmpConfigBits.Read | PmpConfigBits.Execute => 3,
+        PmpConfigBits.Read | PmpConfigBits.Write => 4,
+        _ => 5,
+    };
+
+    private static int DIndex(int p, int a, int t, int v) => ((((p * Colors) + a) * MaxPositions) + t) * Variants + v;
+
+    private static int SIndex(int p, int a, int t) => (((p * Colors) + a) * MaxPositions) + t;
+
+    /// <summary>
+    /// A lower bound on any encoding: every colour change strictly inside the address space is an end of the entry
+    /// visible next to it, an entry supplies at most two such ends (a TOR only its top; its bottom is the previous
+    /// entry's), and every visible colour needs an entry of that colour.
+    /// </summary>
+    private static int LowerBound(ReadOnlySpan<Run> runs, ulong limit)
+    {
+        int changes = 0;
+        int colors = 0;
+        for (int i = 0; i < runs.Length; i++)
+        {
+            bool joined = i > 0 && runs[i - 1].End == runs[i].Start;
+            changes += joined ? 1 : 2; // runs differ from an adjacent neighbour; a gap adds both ends
+            colors |= 1 << ColorOf(runs[i].Config);
+        }
+
+        if (runs.Length > 0 && runs[0].Start == 0)
+        {
+            changes--;
+        }
+
+        if (runs.Length > 0 && runs[^1].End == limit)
+        {
+            changes--;
+        }
+
+        return Math.Max((changes + 1) / 2, BitOperations.PopCount((uint)colors));
+    }
+
+    /// <summary>Builds the elementary segments from the stored runs and fills the program's tables; returns the fewest entries.</summary>
+    private int PlanLayered(int runCount)
+    {
+        BuildSegments(runCount);
+        int n = _positions - 1;
+        for (int p = n - 1; p >= 0; p--)
+        {
+            FillRow(p);
+        }
+
+        return _s[SIndex(0, 0, n)];
+    }
+
+    private void BuildSegments(int runCount)
+    {
+        int n = 0;
+        _x[0] = 0;
+        for (int i = 0; i < runCount; i++)
+        {
+            Run run = _runs[i];
+            ulong previousEnd = _x[n];
+            if (run.Start > previousEnd)
+            {
+                _color[n++] = 0; // a gap (or the space before the first run)
+                _x[n] = run.Start;
+            }
+
+            _color[n++] = (byte)ColorOf(run.Config);
+            _x[n] = run.End;
+        }
+
+        if (_x[n] < _addressLimit)
+        {
+            _color[n++] = 0;
+            _x[n] = _addressLimit;
+        }
+
+        _positions = n + 1;
+        for (int k = 0; k < n; k++)
+        {
+            int prev = k - 1;
+            while (prev >= 0 && _color[prev] != _color[k])
+            {
+                prev--;
+            }
+
+            _prevSame[k] = prev;
+        }
+
+        // For every end position t, the positions s < t with [x_s, x_t) a NAPOT/NA4 block.
+        for (int t = 1; t <= n; t++)
+        {
+            int count = 0;
+            for (int s = t - 1; s >= 0 && count < MaxBlockStarts; s--)
+            {
+                if (IsSingleEntryShape(_x[s], _x[t]))
+                {
+                    _blockStarts[(t * MaxBlockStarts) + count++] = s;
+                }
+            }
+
+            _blockStartCount[t] = (byte)count;
+        }
+    }
+
+    /// <summary>Computes <c>D[p, ·, t, ·]</c> for every t &gt; p (rows p' &gt; p are complete).</summary>
+    private void FillRow(int p)
+    {
+        int n = _positions - 1;
+        for (int a = 0; a < Colors; a++)
+        {
+            int i = DIndex(p, a, p, 0);
+            _d[i] = 0;
+            _d[i + 1] = Infinity;
+            _d[i + 2] = Infinity;
+            _s[SIndex(p, a, p)] = 0;
+        }
+
+        for (int t = p + 1; t <= n; t++)
+        {
+            int k = t - 1;
+            int ck = _color[k];
+            bool torFits = (_x[t] >> PmpEncoding.AddressShift) <= _addressMask;
+            int blocks = _blockStartCount[t];
+            for (int a = 0; a < Colors; a++)
+            {
+                int d0 = Infinity, d1 = Infinity, d2 = Infinity;
+                if (ck == a)
+                {
+                    d0 = _s[SIndex(p, a, k)];
+                }
+                else if (torFits)
+                {
+                    for (int s = k; s > p; s = _prevSame[s])
+                    {
+                        int inner = _s[SIndex(s, ck, t)];
+                        int at = DIndex(p, a, s, 0);
+                        int any = _s[SIndex(p, a, s)];
+                        if (any >= Infinity)
+                        {
+                            continue;
+                        }
+
+                        d1 = Math.Min(d1, Math.Min(_d[at + VariantBound] + 1, any + 2) + inner);
+                        if (inner == 0)
+                        {
+                            d2 = Math.Min(d2, _d[at + VariantFree] + 1);
+                            if (_x[s] == _freeBound)
+                            {
+                                d2 = Math.Min(d2, any + 1);
+                            }
+                        }
+                    }
+                }
+
+                for (int b = 0; b < blocks; b++)
+                {
+                    int s = _blockStarts[(t * MaxBlockStarts) + b];
+                    if (s <= p)
+                    {
+                        break; // starts are listed from t−1 downwards
+                    }
+
+                    int any = _s[SIndex(p, a, s)];
+                    if (any >= Infinity)
+                    {
+                        continue;
+                    }
+
+                    for (int c = 0; c < Colors; c++)
+                    {
+                        if (c != a)
+                        {
+                            d1 = Math.Min(d1, any + 1 + _s[SIndex(s, c, t)]);
+                        }
+                    }
+                }
+
+                int i = DIndex(p, a, t, 0);
+                _d[i] = d0;
+                _d[i + 1] = d1;
+                _d[i + 2] = d2;
+                _proper[a] = Math.Min(d0, Math.Min(d1, d2));
+            }
+
+            // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block.
+            bool spanTor = torFits && _color[p] == ck;
+            bool spanBlock = IsSingleEntryShape(_x[p], _x[t]);
+            for (int a = 0; a < Colors; a++)
+            {
+                int i = DIndex(p, a, t, 0);
+                if (spanTor && ck != a)
+                {
+                    int inner = _proper[ck];
+                    _d[i + 1] = Math.Min(_d[i + 1], 2 + inner);
+                    if (inner == 0 && _x[p] == _freeBound)
+                    {
+                        _d[i + 2] = Math.Min(_d[i + 2], 1);
+                    }
+                }
+
+                if (spanBlock)
+                {
+                    for (int c = 0; c < Colors; c++)
+                    {
+                        if (c != a)
+                        {
+                            _d[i + 1] = Math.Min(_d[i + 1], 1 + _proper[c]);
+                        }
+                    }
+                }
+
+                _s[SIndex(p, a, t)] = Math.Min(_d[i], Math.Min(_d[i + 1], _d[i + 2]));
+            }
+        }
+    }
+
+    /// <summary>Emits the layered plan (after <see cref="PlanLayered"/>) into the entry scratch and top-level groups.</summary>
+    private int EmitLayered(out int groupCount)
+    {
+        int n = _positions - 1;
+        _emitted = 0;
+        _itemTop = 0;
+        _freeEntry = -1;
+        groupCount = 0;
+        int groupsStart = _itemTop;
+        int v = BestVariant(0, 0, n, proper: false, out int cost);
+        int items = Reconstruct(0, 0, n, v, proper: false);
+        int freeGroup = -1;
+        for (int g = 0; g < items;)
+        {
+            int first = _emitted;
+            int length = GroupLength(groupsStart, items, g);
+            EmitGroup(groupsStart + g, length);
+            if (_freeEntry >= first && _freeEntry < _emitted)
+            {
+                RotateToFront(first, _freeEntry, _freeLength);
+                freeGroup = groupCount;
+            }
+
+            _groups[groupCount++] = new Group(first, _emitted - first);
+            g += length;
+        }
+
+        _itemTop = groupsStart;
+        if (freeGroup >= 0)
+        {
+            Group lead = _groups[freeGroup];
+            for (int k = freeGroup; k > 0; k--)
+            {
+                _groups[k] = _groups[k - 1];
+            }
+
+            _groups[0] = new Group(lead.First, lead.Length, true);
+        }
+
+        if (_emitted != cost)
+        {
+            throw new InvalidOperationException($"Layered plan emitted {_emitted} entries for a cost of {cost}.");
+        }
+
+        return _emitted;
+    }
+
+    /// <summary>Moves <paramref name="length"/> entries at <paramref name="from"/> to <paramref name="to"/>, shifting the ones between up.</summary>
+    private void RotateToFront(int to, int from, int length)
+    {
+        for (int r = 0; r < length; r++)
+        {
+            ulong address = _entryAddress[from + r];
+            PmpConfigBits config = _entryConfig[from + r];
+            for (int k = from + r; k > to + r; k--)
+            {
+                _entryAddress[k] = _entryAddress[k - 1];
+                _entryConfig[k] = _entryConfig[k - 1];
+            }
+
+            _entryAddress[to + r] = address;
+            _entryConfig[to + r] = config;
+        }
+    }
+
+    private int BestVariant(int p, int a, int t, bool proper, out int cost)
+    {
+        if (!proper)
+        {
+            int i = DIndex(p, a, t, 0);
+            int best = 0;
+            for (int v = 1; v < Variants; v++)
+            {
+                if (_d[i + v] < _d[i + best])
+                {
+                    best = v;
+                }
+            }
+
+            cost = _d[i + best];
+            return best;
+        }
+
+        cost = Infinity;
+        int bestProper = 0;
+        for (int v = 0; v < Variants; v++)
+        {
+            int c = ProperCost(p, a, t, v);
+            if (c < cost)
+            {
+                cost = c;
+                bestProper = v;
+            }
+        }
+
+        return bestProper;
+    }
+
+    /// <summary>The cost of <c>D[p, a, t, v]</c> without items spanning the whole region (recomputed).</summary>
+    private int ProperCost(int p, int a, int t, int v)
+    {
+        int best = Infinity;
+        for (int option = 0; ; option++)
+        {
+            if (!TryOption(p, a, t, v, option, wholeSpan: false, out int cost, out _, out _, out _, out _, out bool end))
+            {
+                if (end)
+                {
+                    return best;
+                }
+
+                continue;
+            }
+
+            best = Math.Min(best, cost);
+        }
+    }
+
+    /// <summary>
+    /// Enumerates the transitions into <c>(p, a, t, v)</c> in a fixed order: option 0 skip; then TOR pieces and
+    /// blocks from each start; then (with <paramref name="wholeSpan"/>) the items spanning the region.
+    /// </summary>
+    private bool TryOption(int p, int a, int t, int v, int option, bool wholeSpan, out int cost, out byte kind, out int from, out int fromVariant, out int color, out bool end)
+    {
+        cost = Infinity;
+        kind = ItemSkip;
+        from = p;
+        fromVariant = 0;
+        color = 0;
+        end = false;
+        int k = t - 1;
+        int ck = _color[k];
+        bool torFits = (_x[t] >> PmpEncoding.AddressShift) <= _addressMask;
+
+        // Option layout: [0] skip; [1 + 4·s' …] TOR from the s'-th start (4 bound kinds); then blocks × colours; then spans.
+        if (option == 0)
+        {
+            if (v == VariantNone && ck == a)
+            {
+                cost = _s[SIndex(p, a, k)];
+                from = k;
+                fromVariant = BestVariant(p, a, k, false, out _);
+                return cost < Infinity;
+            }
+
+            return false;
+        }
+
+        option--;
+        int torStarts = t - p; // positions p+1 … t−1 (at most)
+        if (option < 4 * torStarts)
+        {
+            int s = t - 1 - (option / 4);
+            int boundKind = option % 4;
+            if (s <= p || ck == a || !torFits || _color[s] != ck)
+            {
+                return false;
+            }
+
+            int inner = _s[SIndex(s, ck, t)];
+            color = ck;
+            from = s;
+            int any = _s[SIndex(p, a, s)];
+            switch (boundKind)
+            {
+                case 0 when v == VariantBound:
+                    kind = ItemTorChained;
+                    fromVariant = VariantBound;
+                    cost = _d[DIndex(p, a, s, VariantBound)] + 1 + inner;
+                    break;
+                case 1 when v == VariantBound:
+                    kind = ItemTorOff;
+                    fromVariant = BestVariant(p, a, s, false, out _);
+                    cost = any + 2 + inner;
+                    break;
+                case 2 when v == VariantFree && inner == 0:
+                    kind = ItemTorChainedFree;
+                    fromVariant = VariantFree;
+                    cost = _d[DIndex(p, a, s, VariantFree)] + 1;
+                    break;
+                case 3 when v == VariantFree && inner == 0 && _x[s] == _freeBound:
+                    kind = ItemTorFree;
+                    fromVariant = BestVariant(p, a, s, false, out _);
+                    cost = any + 1;
+                    break;
+                default:
+                    return false;
+            }
+
+            return cost < Infinity;
+        }
+
+        option -= 4 * torStarts;
+        int blocks = _blockStartCount[t];
+        if (option < blocks * Colors)
+        {
+            int s = _blockStarts[(t * MaxBlockStarts) + (option / Colors)];
+            int c = option % Colors;
+            if (s <= p || c == a || v != VariantBound)
+            {
+                return false;
+            }
+
+            int any = _s[SIndex(p, a, s)];
+            kind = ItemBlock;
+            from = s;
+            fromVariant = BestVariant(p, a, s, false, out _);
+            color = c;
+            cost = any + 1 + _s[SIndex(s, c, t)];
+            return any < Infinity && cost < Infinity;
+        }
+
+        option -= blocks * Colors;
+        if (!wholeSpan || option >= 2 + Colors)
+        {
+            end = true;
+            return false;
+        }
+
+        from = p;
+        fromVariant = 0;
+        if (option < 2)
+        {
+            if (!torFits || _color[p] != ck || ck == a)
+            {
+                return false;
+            }
+
+            int inner = ProperCostMin(p, ck, t);
+            color = ck;
+            if (option == 0 && v == VariantBound)
+            {
+                kind = ItemTorOff;
+                cost = 2 + inner;
+            }
+            else if (option == 1 && v == VariantFree && inner == 0 && _x[p] == _freeBound)
+            {
+                kind = ItemTorFree;
+                cost = 1;
+            }
+            else
+            {
+                return false;
+            }
+
+            return cost < Infinity;
+        }
+
+        int blockColor = option - 2;
+        if (v != VariantBound || blockColor == a || !IsSingleEntryShape(_x[p], _x[t]))
+        {
+            return false;
+        }
+
+        kind = ItemBlock;
+        color = blockColor;
+        cost = 1 + ProperCostMin(p, blockColor, t);
+        return cost < Infinity;
+    }
+
+    private int ProperCostMin(int p, int a, int t)
+    {
+        BestVariant(p, a, t, proper: true, out int cost);
+        return cost;
+    }
+
+    /// <summary>
+    /// Pushes the items of the region <c>[x_p, x_t)</c> with ambient <paramref name="a"/> ending in variant
+    /// <paramref name="v"/> onto the item stack, in address order; returns how many. With <paramref name="proper"/>
+    /// the region's own cell is read without items spanning all of it (as the program priced it for its parent).
+    /// </summary>
+    private int Reconstruct(int p, int a, int t, int v, bool proper)
+    {
+        int count = 0;
+        int first = _itemTop;
+        bool firstStep = true;
+        while (t > p)
+        {
+            bool wholeSpan = !(proper && firstStep);
+            int target = wholeSpan ? _d[DIndex(p, a, t, v)] : ProperCost(p, a, t, v);
+            bool found = false;
+            for (int option = 0; ; option++)
+            {
+                if (!TryOption(p, a, t, v, option, wholeSpan, out int cost, out byte kind, out int from, out int fromVariant, out int color, out bool end))
+                {
+                    if (end)
+                    {
+                        break;
+                    }
+
+                    continue;
+                }
+
+                if (cost != target)
+                {
+                    continue;
+                }
+
+                if (kind != ItemSkip)
+                {
+                    int slot = _itemTop++;
+                    _itemKind[slot] = kind;
+                    _itemFrom[slot] = from;
+                    _itemTo[slot] = t;
+                    _itemColor[slot] = (byte)color;
+                    _itemProper[slot] = from == p; // a spanning item was priced with its region's proper cost
+                    count++;
+                }
+
+                t = from;
+                v = fromVariant;
+                found = true;
+                break;
+            }
+
+            if (!found)
+            {
+                throw new InvalidOperationException("Layered plan reconstruction failed.");
+            }
+
+            firstStep = false;
+        }
+
+        // The items were found from right to left: reverse them into address order.
+        Array.Reverse(_itemKind, first, count);
+        Array.Reverse(_itemFrom, first, count);
+        Array.Reverse(_itemTo, first, count);
+        Array.Reverse(_itemColor, first, count);
+        Array.Reverse(_itemProper, first, count);
+        return count;
+    }
+
+    /// <summary>Items from <paramref name="g"/> that form one group: a head, then TOR pieces chained to it.</summary>
+    private int GroupLength(int first, int items, int g)
+    {
+        int length = 1;
+        while (g + length < items && _itemKind[first + g + length] is ItemTorChained or ItemTorChainedFree)
+        {
+            length++;
+        }
+
+        return length;
+    }
+
+    /// <summary>Emits one group: first every child region of its items (higher priority), then its own entries.</summary>
+    private void EmitGroup(int firstItem, int length)
+    {
+        for (int i = 0; i < length; i++)
+        {
+            int slot = firstItem + i;
+            int from = _itemFrom[slot];
+            int to = _itemTo[slot];
+            int color = _itemColor[slot];
+            bool proper = _itemProper[slot];
+            int v = BestVariant(from, color, to, proper, out _);
+            int saved = _itemTop;
+            int items = Reconstruct(from, color, to, v, proper);
+            for (int g = 0; g < items;)
+            {
+                int l = GroupLength(saved, items, g);
+                EmitGroup(saved + g, l);
+                g += l;
+            }
+
+            _itemTop = saved;
+        }
+
+        for (int i = 0; i < length; i++)
+        {
+            int slot = firstItem + i;
+            ulong start = _x[_itemFrom[slot]];
+            ulong end = _x[_itemTo[slot]];
+            PmpConfigBits rights = ColorPermissions[_itemColor[slot]];
+            switch (_itemKind[slot])
+            {
+                case ItemBlock:
+                    {
+                        ulong size = end - start;
+                        bool na4 = size == PmpEncoding.WordSize;
+                        Add((na4 ? start >> PmpEncoding.AddressShift : PmpEncoding.EncodeNapot(start, size)) & _addressMask,
+                            PmpEncoding.MakeConfig(na4 ? PmpAddressMatching.Na4 : PmpAddressMatching.Napot, rights, false));
+                        break;
+                    }
+
+                case ItemTorOff:
+                    // An OFF entry holding the lower bound (Privileged ISA §3.7.1.1: TOR uses pmpaddr[i-1]; OFF matches nothing).
+                    Add((start >> PmpEncoding.AddressShift) & _addressMask, PmpConfigBits.None);
+                    Add((end >> PmpEncoding.AddressShift) & _addressMask, PmpEncoding.MakeConfig(PmpAddressMatching.Tor, rights, false));
+                    break;
+                case ItemTorFree:
+                    _freeEntry = _emitted;
+                    _freeLength = length;
+                    Add((end >> PmpEncoding.AddressShift) & _addressMask, PmpEncoding.MakeConfig(PmpAddressMatching.Tor, rights, false));
+                    break;
+                default:
+                    Add((end >> PmpEncoding.AddressShift) & _addressMask, PmpEncoding.MakeConfig(PmpAddressMatching.Tor, rights, false));
+                    break;
+            }
+        }
+    }
+
+    private void Add(ulong address, PmpConfigBits config)
+    {
+        _entryAddress[_emitted] = address;
+        _entryConfig[_emitted] = config;
+        _emitted++;
+    }
+}
