@@ -65,7 +65,10 @@ public sealed partial class PmpCompiler
     private readonly byte[] _color = new byte[MaxSegments];
     private readonly int[] _prevSame = new int[MaxSegments];
     private readonly int[] _blockStarts = new int[MaxPositions * MaxBlockStarts];
+    private readonly byte[] _blockColors = new byte[MaxPositions * MaxBlockStarts]; // colours inside each block (the only useful block colours)
     private readonly byte[] _blockStartCount = new byte[MaxPositions];
+    private readonly byte[] _rowAmbients = new byte[MaxSegments]; // ambient colours row p is needed for
+    private readonly int[] _rowEnd = new int[MaxSegments]; // the last t row p is needed for
     private readonly int[] _d = new int[MaxSegments * Colors * MaxPositions * Variants];
     private readonly int[] _s = new int[MaxSegments * Colors * MaxPositions];
     private readonly int[] _proper = new int[Colors];
@@ -174,15 +177,44 @@ public sealed partial class PmpCompiler
             _prevSame[k] = prev;
         }
 
-        // For every end position t, the positions s < t with [x_s, x_t) a NAPOT/NA4 block.
+        // Row p is needed for its own colour (TOR pieces from p), for none at p = 0 (the whole space), and for the
+        // colours inside any block starting at p; up to its last same-coloured segment or its last block end.
+        Span<int> lastOf = stackalloc int[Colors];
+        for (int k = 0; k < n; k++)
+        {
+            lastOf[_color[k]] = k;
+        }
+
+        for (int p = 0; p < n; p++)
+        {
+            _rowAmbients[p] = (byte)(1 << _color[p]);
+            _rowEnd[p] = lastOf[_color[p]] + 1;
+        }
+
+        _rowAmbients[0] |= 1;
+        _rowEnd[0] = n;
+
+        // For every end position t, the positions s < t with [x_s, x_t) a NAPOT/NA4 block (nearest first).
         for (int t = 1; t <= n; t++)
         {
             int count = 0;
+            int colors = 0;
+            ulong alignment = _x[t] & (0 - _x[t]); // a block ending at x_t is at most as large as x_t's alignment
             for (int s = t - 1; s >= 0 && count < MaxBlockStarts; s--)
             {
+                colors |= 1 << _color[s];
+                if (alignment != 0 && _x[t] - _x[s] > alignment)
+                {
+                    break;
+                }
+
                 if (IsSingleEntryShape(_x[s], _x[t]))
                 {
-                    _blockStarts[(t * MaxBlockStarts) + count++] = s;
+                    _blockStarts[(t * MaxBlockStarts) + count] = s;
+                    _blockColors[(t * MaxBlockStarts) + count] = (byte)colors;
+                    count++;
+                    _rowAmbients[s] |= (byte)colors;
+                    _rowEnd[s] = Math.Max(_rowEnd[s], t);
                 }
             }
 
@@ -190,12 +222,18 @@ public sealed partial class PmpCompiler
         }
     }
 
-    /// <summary>Computes <c>D[p, ·, t, ·]</c> for every t &gt; p (rows p' &gt; p are complete).</summary>
+    /// <summary>Computes <c>D[p, a, t, ·]</c> for the ambient colours and ends row p is needed for (rows p' &gt; p are complete).</summary>
     private void FillRow(int p)
     {
-        int n = _positions - 1;
+        int ambients = _rowAmbients[p];
+        int end = _rowEnd[p];
         for (int a = 0; a < Colors; a++)
         {
+            if ((ambients & (1 << a)) == 0)
+            {
+                continue;
+            }
+
             int i = DIndex(p, a, p, 0);
             _d[i] = 0;
             _d[i + 1] = Infinity;
@@ -203,31 +241,39 @@ public sealed partial class PmpCompiler
             _s[SIndex(p, a, p)] = 0;
         }
 
-        for (int t = p + 1; t <= n; t++)
+        for (int t = p + 1; t <= end; t++)
         {
             int k = t - 1;
             int ck = _color[k];
             bool torFits = (_x[t] >> PmpEncoding.AddressShift) <= _addressMask;
             int blocks = _blockStartCount[t];
+            int blockBase = t * MaxBlockStarts;
             for (int a = 0; a < Colors; a++)
             {
+                if ((ambients & (1 << a)) == 0)
+                {
+                    continue;
+                }
+
                 int d0 = Infinity, d1 = Infinity, d2 = Infinity;
+                int row = SIndex(p, a, 0);
+                int drow = DIndex(p, a, 0, 0);
                 if (ck == a)
                 {
-                    d0 = _s[SIndex(p, a, k)];
+                    d0 = _s[row + k];
                 }
                 else if (torFits)
                 {
                     for (int s = k; s > p; s = _prevSame[s])
                     {
-                        int inner = _s[SIndex(s, ck, t)];
-                        int at = DIndex(p, a, s, 0);
-                        int any = _s[SIndex(p, a, s)];
+                        int any = _s[row + s];
                         if (any >= Infinity)
                         {
                             continue;
                         }
 
+                        int inner = _s[SIndex(s, ck, t)];
+                        int at = drow + (s * Variants);
                         d1 = Math.Min(d1, Math.Min(_d[at + VariantBound] + 1, any + 2) + inner);
                         if (inner == 0)
                         {
@@ -242,28 +288,28 @@ public sealed partial class PmpCompiler
 
                 for (int b = 0; b < blocks; b++)
                 {
-                    int s = _blockStarts[(t * MaxBlockStarts) + b];
+                    int s = _blockStarts[blockBase + b];
                     if (s <= p)
                     {
                         break; // starts are listed from t−1 downwards
                     }
 
-                    int any = _s[SIndex(p, a, s)];
+                    int any = _s[row + s];
                     if (any >= Infinity)
                     {
                         continue;
                     }
 
-                    for (int c = 0; c < Colors; c++)
+                    int colors = _blockColors[blockBase + b] & ~(1 << a);
+                    while (colors != 0)
                     {
-                        if (c != a)
-                        {
-                            d1 = Math.Min(d1, any + 1 + _s[SIndex(s, c, t)]);
-                        }
+                        int c = BitOperations.TrailingZeroCount(colors);
+                        colors &= colors - 1;
+                        d1 = Math.Min(d1, any + 1 + _s[SIndex(s, c, t)]);
                     }
                 }
 
-                int i = DIndex(p, a, t, 0);
+                int i = drow + (t * Variants);
                 _d[i] = d0;
                 _d[i + 1] = d1;
                 _d[i + 2] = d2;
@@ -272,9 +318,25 @@ public sealed partial class PmpCompiler
 
             // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block.
             bool spanTor = torFits && _color[p] == ck;
-            bool spanBlock = IsSingleEntryShape(_x[p], _x[t]);
+            int spanColors = 0;
+            if (blocks > 0 && IsSingleEntryShape(_x[p], _x[t]))
+            {
+                for (int b = 0; b < blocks; b++)
+                {
+                    if (_blockStarts[blockBase + b] == p)
+                    {
+                        spanColors = _blockColors[blockBase + b];
+                    }
+                }
+            }
+
             for (int a = 0; a < Colors; a++)
             {
+                if ((ambients & (1 << a)) == 0)
+                {
+                    continue;
+                }
+
                 int i = DIndex(p, a, t, 0);
                 if (spanTor && ck != a)
                 {
@@ -286,15 +348,12 @@ public sealed partial class PmpCompiler
                     }
                 }
 
-                if (spanBlock)
+                int colors = spanColors & ~(1 << a);
+                while (colors != 0)
                 {
-                    for (int c = 0; c < Colors; c++)
-                    {
-                        if (c != a)
-                        {
-                            _d[i + 1] = Math.Min(_d[i + 1], 1 + _proper[c]);
-                        }
-                    }
+                    int c = BitOperations.TrailingZeroCount(colors);
+                    colors &= colors - 1;
+                    _d[i + 1] = Math.Min(_d[i + 1], 1 + _proper[c]);
                 }
 
                 _s[SIndex(p, a, t)] = Math.Min(_d[i], Math.Min(_d[i + 1], _d[i + 2]));
@@ -403,163 +462,146 @@ public sealed partial class PmpCompiler
     /// <summary>The cost of <c>D[p, a, t, v]</c> without items spanning the whole region (recomputed).</summary>
     private int ProperCost(int p, int a, int t, int v)
     {
-        int best = Infinity;
-        for (int option = 0; ; option++)
-        {
-            if (!TryOption(p, a, t, v, option, wholeSpan: false, out int cost, out _, out _, out _, out _, out bool end))
-            {
-                if (end)
-                {
-                    return best;
-                }
-
-                continue;
-            }
-
-            best = Math.Min(best, cost);
-        }
+        FindTransition(p, a, t, v, wholeSpan: false, target: -1, out _, out int best);
+        return best;
     }
 
     /// <summary>
-    /// Enumerates the transitions into <c>(p, a, t, v)</c> in a fixed order: option 0 skip; then TOR pieces and
-    /// blocks from each start; then (with <paramref name="wholeSpan"/>) the items spanning the region.
+    /// Enumerates the transitions into <c>(p, a, t, v)</c>: the ambient skip, then by start from the nearest
+    /// (a block before a TOR piece from the same start, as the non-overlapping planner prefers NAPOT on ties), then,
+    /// with <paramref name="wholeSpan"/>, the items spanning the region. Returns the first whose cost is
+    /// <paramref name="target"/> (with <paramref name="target"/> −1: none; <paramref name="best"/> is the minimum).
     /// </summary>
-    private bool TryOption(int p, int a, int t, int v, int option, bool wholeSpan, out int cost, out byte kind, out int from, out int fromVariant, out int color, out bool end)
+    private bool FindTransition(int p, int a, int t, int v, bool wholeSpan, int target, out Transition found, out int best)
     {
-        cost = Infinity;
-        kind = ItemSkip;
-        from = p;
-        fromVariant = 0;
-        color = 0;
-        end = false;
+        best = Infinity;
+        found = default;
         int k = t - 1;
         int ck = _color[k];
         bool torFits = (_x[t] >> PmpEncoding.AddressShift) <= _addressMask;
-
-        // Option layout: [0] skip; [1 + 4·s' …] TOR from the s'-th start (4 bound kinds); then blocks × colours; then spans.
-        if (option == 0)
+        int row = SIndex(p, a, 0);
+        if (v == VariantNone && ck == a)
         {
-            if (v == VariantNone && ck == a)
+            int cost = _s[row + k];
+            if (Consider(new Transition(ItemSkip, k, BestVariant(p, a, k, false, out _), a), cost, target, ref best, ref found))
             {
-                cost = _s[SIndex(p, a, k)];
-                from = k;
-                fromVariant = BestVariant(p, a, k, false, out _);
-                return cost < Infinity;
+                return true;
             }
-
-            return false;
         }
 
-        option--;
-        int torStarts = t - p; // positions p+1 … t−1 (at most)
-        if (option < 4 * torStarts)
+        int blocks = _blockStartCount[t];
+        int blockBase = t * MaxBlockStarts;
+        int b = 0;
+        for (int s = k; s > p; s--)
         {
-            int s = t - 1 - (option / 4);
-            int boundKind = option % 4;
-            if (s <= p || ck == a || !torFits || _color[s] != ck)
+            int any = _s[row + s];
+            if (any >= Infinity)
             {
-                return false;
+                continue;
+            }
+
+            while (b < blocks && _blockStarts[blockBase + b] > s)
+            {
+                b++;
+            }
+
+            if (v == VariantBound && b < blocks && _blockStarts[blockBase + b] == s)
+            {
+                int colors = _blockColors[blockBase + b] & ~(1 << a);
+                int fromVariant = BestVariant(p, a, s, false, out _);
+                while (colors != 0)
+                {
+                    int c = BitOperations.TrailingZeroCount(colors);
+                    colors &= colors - 1;
+                    if (Consider(new Transition(ItemBlock, s, fromVariant, c), any + 1 + _s[SIndex(s, c, t)], target, ref best, ref found))
+                    {
+                        return true;
+                    }
+                }
+            }
+
+            if (_color[s] != ck || ck == a || !torFits)
+            {
+                continue;
             }
 
             int inner = _s[SIndex(s, ck, t)];
-            color = ck;
-            from = s;
-            int any = _s[SIndex(p, a, s)];
-            switch (boundKind)
+            int at = DIndex(p, a, s, 0);
+            if (v == VariantBound)
             {
-                case 0 when v == VariantBound:
-                    kind = ItemTorChained;
-                    fromVariant = VariantBound;
-                    cost = _d[DIndex(p, a, s, VariantBound)] + 1 + inner;
-                    break;
-                case 1 when v == VariantBound:
-                    kind = ItemTorOff;
-                    fromVariant = BestVariant(p, a, s, false, out _);
-                    cost = any + 2 + inner;
-                    break;
-                case 2 when v == VariantFree && inner == 0:
-                    kind = ItemTorChainedFree;
-                    fromVariant = VariantFree;
-                    cost = _d[DIndex(p, a, s, VariantFree)] + 1;
-                    break;
-                case 3 when v == VariantFree && inner == 0 && _x[s] == _freeBound:
-                    kind = ItemTorFree;
-                    fromVariant = BestVariant(p, a, s, false, out _);
-                    cost = any + 1;
-                    break;
-                default:
-                    return false;
+                if (Consider(new Transition(ItemTorChained, s, VariantBound, ck), _d[at + VariantBound] + 1 + inner, target, ref best, ref found)
+                    || Consider(new Transition(ItemTorOff, s, BestVariant(p, a, s, false, out _), ck), any + 2 + inner, target, ref best, ref found))
+                {
+                    return true;
+                }
             }
-
-            return cost < Infinity;
+            else if (v == VariantFree && inner == 0)
+            {
+                if (Consider(new Transition(ItemTorChainedFree, s, VariantFree, ck), _d[at + VariantFree] + 1, target, ref best, ref found)
+                    || (_x[s] == _freeBound && Consider(new Transition(ItemTorFree, s, BestVariant(p, a, s, false, out _), ck), any + 1, target, ref best, ref found)))
+                {
+                    return true;
+                }
+            }
         }
 
-        option -= 4 * torStarts;
-        int blocks = _blockStartCount[t];
-        if (option < blocks * Colors)
+        if (!wholeSpan)
         {
-            int s = _blockStarts[(t * MaxBlockStarts) + (option / Colors)];
-            int c = option % Colors;
-            if (s <= p || c == a || v != VariantBound)
-            {
-                return false;
-            }
-
-            int any = _s[SIndex(p, a, s)];
-            kind = ItemBlock;
-            from = s;
-            fromVariant = BestVariant(p, a, s, false, out _);
-            color = c;
-            cost = any + 1 + _s[SIndex(s, c, t)];
-            return any < Infinity && cost < Infinity;
-        }
-
-        option -= blocks * Colors;
-        if (!wholeSpan || option >= 2 + Colors)
-        {
-            end = true;
             return false;
         }
 
-        from = p;
-        fromVariant = 0;
-        if (option < 2)
+        if (torFits && _color[p] == ck && ck != a)
         {
-            if (!torFits || _color[p] != ck || ck == a)
-            {
-                return false;
-            }
-
             int inner = ProperCostMin(p, ck, t);
-            color = ck;
-            if (option == 0 && v == VariantBound)
+            if ((v == VariantBound && Consider(new Transition(ItemTorOff, p, 0, ck), 2 + inner, target, ref best, ref found))
+                || (v == VariantFree && inner == 0 && _x[p] == _freeBound && Consider(new Transition(ItemTorFree, p, 0, ck), 1, target, ref best, ref found)))
             {
-                kind = ItemTorOff;
-                cost = 2 + inner;
+                return true;
             }
-            else if (option == 1 && v == VariantFree && inner == 0 && _x[p] == _freeBound)
-            {
-                kind = ItemTorFree;
-                cost = 1;
-            }
-            else
-            {
-                return false;
-            }
-
-            return cost < Infinity;
         }
 
-        int blockColor = option - 2;
-        if (v != VariantBound || blockColor == a || !IsSingleEntryShape(_x[p], _x[t]))
+        if (v == VariantBound && IsSingleEntryShape(_x[p], _x[t]))
+        {
+            int colors = SpanColors(p, t) & ~(1 << a);
+            while (colors != 0)
+            {
+                int c = BitOperations.TrailingZeroCount(colors);
+                colors &= colors - 1;
+                if (Consider(new Transition(ItemBlock, p, 0, c), 1 + ProperCostMin(p, c, t), target, ref best, ref found))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private static bool Consider(Transition candidate, int cost, int target, ref int best, ref Transition found)
+    {
+        if (cost >= Infinity)
         {
             return false;
         }
 
-        kind = ItemBlock;
-        color = blockColor;
-        cost = 1 + ProperCostMin(p, blockColor, t);
-        return cost < Infinity;
+        if (cost < best)
+        {
+            best = cost;
+            found = candidate;
+        }
+
+        return cost == target;
+    }
+
+    private int SpanColors(int p, int t)
+    {
+        int colors = 0;
+        for (int k = p; k < t; k++)
+        {
+            colors |= 1 << _color[k];
+        }
+
+        return colors;
     }
 
     private int ProperCostMin(int p, int a, int t)
@@ -582,46 +624,24 @@ public sealed partial class PmpCompiler
         {
             bool wholeSpan = !(proper && firstStep);
             int target = wholeSpan ? _d[DIndex(p, a, t, v)] : ProperCost(p, a, t, v);
-            bool found = false;
-            for (int option = 0; ; option++)
-            {
-                if (!TryOption(p, a, t, v, option, wholeSpan, out int cost, out byte kind, out int from, out int fromVariant, out int color, out bool end))
-                {
-                    if (end)
-                    {
-                        break;
-                    }
-
-                    continue;
-                }
-
-                if (cost != target)
-                {
-                    continue;
-                }
-
-                if (kind != ItemSkip)
-                {
-                    int slot = _itemTop++;
-                    _itemKind[slot] = kind;
-                    _itemFrom[slot] = from;
-                    _itemTo[slot] = t;
-                    _itemColor[slot] = (byte)color;
-                    _itemProper[slot] = from == p; // a spanning item was priced with its region's proper cost
-                    count++;
-                }
-
-                t = from;
-                v = fromVariant;
-                found = true;
-                break;
-            }
-
-            if (!found)
+            if (!FindTransition(p, a, t, v, wholeSpan, target, out Transition step, out _))
             {
                 throw new InvalidOperationException("Layered plan reconstruction failed.");
             }
 
+            if (step.Kind != ItemSkip)
+            {
+                int slot = _itemTop++;
+                _itemKind[slot] = step.Kind;
+                _itemFrom[slot] = step.From;
+                _itemTo[slot] = t;
+                _itemColor[slot] = (byte)step.Color;
+                _itemProper[slot] = step.From == p; // a spanning item was priced with its region's proper cost
+                count++;
+            }
+
+            t = step.From;
+            v = step.FromVariant;
             firstStep = false;
         }
 
@@ -709,4 +729,6 @@ public sealed partial class PmpCompiler
         _entryConfig[_emitted] = config;
         _emitted++;
     }
+
+    private readonly record struct Transition(byte Kind, int From, int FromVariant, int Color);
 }

@@ -57,6 +57,9 @@ public sealed partial class PmpCompiler
     private readonly bool[] _claimed = new bool[PmpEncoding.MaxEntries];
     private readonly int[] _placement = new int[PmpEncoding.MaxEntries];
     private readonly ulong[] _keep = new ulong[PmpEncoding.MaxEntries];
+    private readonly PmpConfigBits[] _keepConfig = new PmpConfigBits[PmpEncoding.MaxEntries];
+    private readonly ulong[] _altAddress = new ulong[PmpEncoding.MaxEntries];
+    private readonly PmpConfigBits[] _altConfig = new PmpConfigBits[PmpEncoding.MaxEntries];
     private ulong _previousEnd; // end of the previous run during a Step sequence
     private bool _layered; // the last analysis chose the layered plan (PmpCompiler.Layered.cs)
 
@@ -676,9 +679,10 @@ public sealed partial class PmpCompiler
         // Unused slots keep the previous address (don't-care once OFF), so they never cost a CSR write.
         Span<ulong> addresses = destination.Addresses;
         Span<PmpConfigBits> configs = destination.Configs;
-        for (int i = m; i < n; i++)
+        for (int i = 0; i < n; i++)
         {
             _keep[i] = previous.GetAddress(i);
+            _keepConfig[i] = previous.GetConfig(i);
         }
 
         for (int i = 0; i < n; i++)
@@ -696,6 +700,66 @@ public sealed partial class PmpCompiler
                 configs[_placement[g] + k] = _entryConfig[group.First + k];
             }
         }
+
+        // Keeping groups in place is greedy; when the groups simply laid out in order (unused slots again keeping the
+        // previous addresses) need fewer writes, e.g. after a layered group changed inside, take that instead.
+        int stable = CountWrites(addresses, configs);
+        Span<ulong> altAddresses = _altAddress.AsSpan(0, n);
+        Span<PmpConfigBits> altConfigs = _altConfig.AsSpan(0, n);
+        for (int i = 0; i < n; i++)
+        {
+            altAddresses[i] = i < m ? _monitorImage.GetAddress(i) : _keep[i];
+            altConfigs[i] = i < m ? _monitorImage.GetConfig(i) : PmpConfigBits.None;
+        }
+
+        int position = m;
+        for (int g = 0; g < groupCount; g++)
+        {
+            Group group = _groups[g];
+            for (int k = 0; k < group.Length; k++)
+            {
+                altAddresses[position] = _entryAddress[group.First + k];
+                altConfigs[position] = _entryConfig[group.First + k];
+                position++;
+            }
+        }
+
+        if (CountWrites(altAddresses, altConfigs) < stable)
+        {
+            altAddresses.CopyTo(addresses);
+            altConfigs.CopyTo(configs);
+        }
+    }
+
+    /// <summary>The writes <see cref="GetSwitchWrites"/> would emit from the snapshot in <c>_keep</c>/<c>_keepConfig</c> to the given layout.</summary>
+    private int CountWrites(ReadOnlySpan<ulong> addresses, ReadOnlySpan<PmpConfigBits> configs)
+    {
+        int n = EntryCount;
+        int count = 0;
+        for (int i = _monitorEntries; i < n; i++)
+        {
+            bool matters = PmpEncoding.GetMatching(configs[i]) != PmpAddressMatching.Off
+                || (i + 1 < n && PmpEncoding.GetMatching(configs[i + 1]) == PmpAddressMatching.Tor);
+            if (matters && addresses[i] != _keep[i])
+            {
+                count++;
+            }
+        }
+
+        int per = PmpEncoding.EntriesPerConfigRegister(_options.Xlen);
+        for (int first = 0; first < n; first += per)
+        {
+            for (int i = first; i < first + per && i < n; i++)
+            {
+                if (configs[i] != _keepConfig[i])
+                {
+                    count++;
+                    break;
+                }
+            }
+        }
+
+        return count;
     }
 
     /// <summary>Canonical layout: monitor entries, then the groups in order from <paramref name="first"/>, then OFF entries with address 0.</summary>

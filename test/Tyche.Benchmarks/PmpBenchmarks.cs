@@ -18,6 +18,8 @@ public class PmpBenchmarks
     private PmpImage _previous64 = null!;
     private PmpImage _empty64 = null!;
     private PmpCsrWrite[] _writes = null!;
+    private MemoryPermission[] _layeredRanges = null!;
+    private MemoryPermission[] _worstRanges = null!;
 
     /// <summary>Builds the compilers, ranges and images once.</summary>
     [GlobalSetup]
@@ -51,6 +53,26 @@ public class PmpBenchmarks
             cursor += size;
         }
 
+        // 16 pages alternating R / RW inside one aligned 64 KiB block: layering (R block + 8 RW pages) needs 9 entries, not 16.
+        _layeredRanges = new MemoryPermission[16];
+        for (int i = 0; i < 16; i++)
+        {
+            ulong start = 0x8040_0000UL + ((ulong)i * 0x1000);
+            _layeredRanges[i] = new MemoryPermission(start, start + 0x1000, i % 2 == 0 ? MemoryOperations.Read : MemoryOperations.Read | MemoryOperations.Write);
+        }
+
+        // Worst case for the layered planner on a 64-entry hart: 64 ranges cycling through the rights, every other
+        // one separated by a gap (129 elementary segments), too many to fit: admission counts them exactly.
+        _worstRanges = new MemoryPermission[64];
+        MemoryOperations[] cycle = [MemoryOperations.Read, MemoryOperations.Read | MemoryOperations.Write, MemoryOperations.Execute, MemoryOperations.Read | MemoryOperations.Execute, MemoryOperations.Rights];
+        ulong at = 0x8100_0000;
+        for (int i = 0; i < 64; i++)
+        {
+            at += i % 2 == 0 ? 0x1000UL : 0;
+            _worstRanges[i] = new MemoryPermission(at, at + 0x1000, cycle[i % cycle.Length]);
+            at += 0x1000;
+        }
+
         _image16 = _napot16.CreateImage();
         _image64 = _mixed64.CreateImage();
         _previous64 = _mixed64.CreateImage();
@@ -78,6 +100,16 @@ public class PmpBenchmarks
     /// <returns>Entries needed.</returns>
     [Benchmark]
     public int Measure16Mixed() => _mixed64.Measure(_mixedRanges).EntriesNeeded;
+
+    /// <summary>16 pages alternating R / RW inside one aligned block: the layered planner runs and wins (9 entries instead of 16).</summary>
+    /// <returns>Entries used.</returns>
+    [Benchmark]
+    public int Compile16Layered() => _napot16.Compile(_layeredRanges, _image16).EntriesNeeded;
+
+    /// <summary>Admission of 64 ranges on a 64-entry hart in the layered planner's worst shape (129 segments).</summary>
+    /// <returns>Entries needed.</returns>
+    [Benchmark]
+    public int Measure64Worst() => _mixed64.Measure(_worstRanges).EntriesNeeded;
 
     /// <summary>The CSR writes of a switch from an empty domain image to the compiled one.</summary>
     /// <returns>Number of writes.</returns>
