@@ -47,7 +47,11 @@ internal readonly record struct PmpExactOracleEntry(ulong Address, PmpConfigBits
 /// kept canonical: the first unclaimed grain at or above it (grains below it inside a claimed block can no longer change).</para>
 /// <para>Grains, not words, are the search cells. That is exact as long as no transition covers only part of an
 /// unclaimed grain; every such transition is counted in <see cref="SplitTransitions"/> (the tests assert it is zero:
-/// with the read-as rules every OFF/TOR bound is grain aligned and a NAPOT pmpaddr lies inside its own block).</para>
+/// with the read-as rules every OFF/TOR bound is grain aligned and a NAPOT pmpaddr lies inside its own block).
+/// QEMU and <see cref="PmpReferenceWalker"/> use an OFF/TOR pmpaddr raw, so at G ≥ 1 a TOR can end or begin inside
+/// a grain there; for grain maps that never saves an entry (rounding such a bound to the grain edge on the side of
+/// the word the TOR entry itself decides gives the same final rights), and a test checks it up to three entries.
+/// Witnesses only use values that read back as written, so the raw and the read-as semantics agree on them.</para>
 /// </remarks>
 internal sealed class PmpExactOracle
 {

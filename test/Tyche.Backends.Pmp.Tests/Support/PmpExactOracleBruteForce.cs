@@ -19,11 +19,34 @@ internal static class PmpExactOracleBruteForce
     private readonly record struct Option(int Kind, ulong Value, uint Mask, byte Perms); // Kind: 0 OFF, 1 TOR, 2 NA4/NAPOT
 
     /// <summary>Minimum entries per map key (3 bits per grain), 255 when more than <see cref="MaxEntries"/> are needed.</summary>
-    public static byte[] MinimumEntries(int granularity)
+    /// <param name="granularity">PMP granularity G.</param>
+    /// <param name="unalignedTorValues">
+    /// Also enumerate OFF/TOR pmpaddr values that are not grain aligned, taken as written (QEMU and the reference walker
+    /// match with the raw register; the Privileged ISA reads pmpaddr[G-1:0] of an OFF/TOR entry as zeros, which the
+    /// original option list models). Not in the original brute force: an addition to show the difference does not matter.
+    /// </param>
+    public static byte[] MinimumEntries(int granularity, bool unalignedTorValues = false)
     {
         int wordsPerGrain = 1 << granularity;
         int words = Grains * wordsPerGrain;
         List<Option> options = BuildOptions(words, wordsPerGrain, granularity);
+        if (unalignedTorValues)
+        {
+            for (int a = 1; a < words; a++)
+            {
+                if (a % wordsPerGrain == 0)
+                {
+                    continue; // already listed
+                }
+
+                options.Add(new Option(0, (ulong)a, 0, 0));
+                foreach (byte p in Rights)
+                {
+                    options.Add(new Option(1, (ulong)a, 0, p));
+                }
+            }
+        }
+
         var globalMin = new byte[1 << (3 * Grains)];
         Array.Fill(globalMin, (byte)255);
         globalMin[0] = 0;
