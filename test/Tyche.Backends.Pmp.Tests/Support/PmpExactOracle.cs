@@ -204,6 +204,9 @@ internal sealed class PmpExactOracle
     /// <summary>The fewest entries giving exactly <paramref name="mapKey"/> (3 permission bits per grain, grain 0 lowest), or <see cref="Unreached"/> when above <see cref="Depth"/>.</summary>
     public byte Optimum(int mapKey) => _optimum[mapKey];
 
+    /// <summary>The whole optimum table, indexed by map key.</summary>
+    public ReadOnlySpan<byte> Optima => _optimum;
+
     /// <summary>Every legal map key (6<sup>8</sup> of them) in the enumeration order of the existing brute force.</summary>
     public static IEnumerable<int> AllMapKeys()
     {
@@ -354,6 +357,9 @@ internal sealed class PmpExactOracle
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var frontier = new List<int> { 0 }; // nothing claimed, entry 0's TOR bound is 0
         var visited = new ulong[(1L << StateBits) / 64];
+        Option[] options = _options;
+        byte[] canonicalBound = _canonicalBound;
+        int boundRow = _words + 1;
         visited[0] = 1;
         _optimum[0] = 0;
         _statesPerLevel[0] = 1;
@@ -381,9 +387,9 @@ internal sealed class PmpExactOracle
                     done |= doneBit;
                 }
 
-                for (int i = 0; i < _options.Length; i++)
+                for (int i = 0; i < options.Length; i++)
                 {
-                    ref readonly Option o = ref _options[i];
+                    ref readonly Option o = ref options[i];
                     if (skipBlocks && o.Kind != Kind.Tor)
                     {
                         continue;
@@ -394,11 +400,18 @@ internal sealed class PmpExactOracle
                         _splitTransitions++;
                     }
 
-                    int newClaims = claims | (o.CodePattern & FillSpread(o, bound) & ~claimedSpread);
-                    int map = MapOf(newClaims);
-                    if (_optimum[map] > levelByte)
+                    int added = o.CodePattern & FillSpread(o, bound) & ~claimedSpread;
+                    int newClaims = claims | added;
+                    int newClaimed = claimed;
+                    if (added != 0)
                     {
-                        _optimum[map] = levelByte;
+                        // Only a transition that claims something can give a new map.
+                        newClaimed = Claimed(newClaims);
+                        ref byte best = ref _optimum[MapOf(newClaims)];
+                        if (best > levelByte)
+                        {
+                            best = levelByte;
+                        }
                     }
 
                     if (last)
@@ -406,7 +419,7 @@ internal sealed class PmpExactOracle
                         continue;
                     }
 
-                    int canonical = _canonicalBound[(Claimed(newClaims) * (_words + 1)) + o.NextBoundWord];
+                    int canonical = canonicalBound[(newClaimed * boundRow) + o.NextBoundWord];
                     if ((canonical & SplitFlag) != 0)
                     {
                         _splitTransitions++;
