@@ -61,8 +61,9 @@ public class PmpBenchmarks
             _layeredRanges[i] = new MemoryPermission(start, start + 0x1000, i % 2 == 0 ? MemoryOperations.Read : MemoryOperations.Read | MemoryOperations.Write);
         }
 
-        // Worst case for the layered planner on a 64-entry hart: 64 ranges cycling through the rights, every other
-        // one separated by a gap (129 elementary segments), too many to fit: admission counts them exactly.
+        // Worst shape for the layered planner on a 64-entry hart: 64 pages cycling through the rights, every other one
+        // after a gap (97 elementary segments); the lower bound does not settle it, the planner runs and finds no
+        // layered plan below the 64 NAPOT entries.
         _worstRanges = new MemoryPermission[64];
         MemoryOperations[] cycle = [MemoryOperations.Read, MemoryOperations.Read | MemoryOperations.Write, MemoryOperations.Execute, MemoryOperations.Read | MemoryOperations.Execute, MemoryOperations.Rights];
         ulong at = 0x8100_0000;
@@ -106,7 +107,7 @@ public class PmpBenchmarks
     [Benchmark]
     public int Compile16Layered() => _napot16.Compile(_layeredRanges, _image16).EntriesNeeded;
 
-    /// <summary>Admission of 64 ranges on a 64-entry hart in the layered planner's worst shape (129 segments).</summary>
+    /// <summary>Admission of 64 pages on a 64-entry hart in a bad shape for the layered planner (97 segments, 64 entries).</summary>
     /// <returns>Entries needed.</returns>
     [Benchmark]
     public int Measure64Worst() => _mixed64.Measure(_worstRanges).EntriesNeeded;
