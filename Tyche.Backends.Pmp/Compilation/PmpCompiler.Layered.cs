@@ -95,9 +95,10 @@ public sealed partial class PmpCompiler
         _ => 5,
     };
 
-    private static int DIndex(int p, int a, int t, int v) => ((((p * Colors) + a) * MaxPositions) + t) * Variants + v;
+    // Tables are laid out with the current problem's stride, so a small problem touches a small, cache-resident block.
+    private int DIndex(int p, int a, int t, int v) => ((((p * Colors) + a) * _positions) + t) * Variants + v;
 
-    private static int SIndex(int p, int a, int t) => (((p * Colors) + a) * MaxPositions) + t;
+    private int SIndex(int p, int a, int t) => (((p * Colors) + a) * _positions) + t;
 
     /// <summary>
     /// A lower bound on any encoding: every colour change strictly inside the address space is an end of the entry
