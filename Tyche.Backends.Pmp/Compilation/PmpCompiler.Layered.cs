@@ -73,6 +73,9 @@ public sealed partial class PmpCompiler
     private readonly int[] _s = new int[MaxSegments * Colors * MaxPositions];
     private readonly int[] _proper = new int[Colors];
     private int _positions; // n + 1: boundaries x_0 = 0 … x_n = 2^PhysicalAddressBits
+    private readonly Run[] _plannedRuns = new Run[PmpEncoding.MaxEntries]; // the runs the tables were filled for
+    private int _plannedRunCount = -1;
+    private int _plannedCost;
 
     // Reconstruction scratch: items of the regions being emitted (a stack of lists).
     private readonly byte[] _itemKind = new byte[MaxNodes];
@@ -127,6 +130,25 @@ public sealed partial class PmpCompiler
         }
 
         return Math.Max((changes + 1) / 2, BitOperations.PopCount((uint)colors));
+    }
+
+    /// <summary>
+    /// <see cref="PlanLayered"/>, skipped when the tables already hold the plan of exactly these runs (admission's
+    /// Measure followed by Compile of the same ranges, or recompiling an unchanged domain).
+    /// </summary>
+    private int PlanLayeredOnce(int runCount)
+    {
+        if (_plannedRunCount == runCount && _runs.AsSpan(0, runCount).SequenceEqual(_plannedRuns.AsSpan(0, runCount)))
+        {
+            return _plannedCost;
+        }
+
+        _plannedRunCount = -1; // invalid while the tables are rewritten
+        int cost = PlanLayered(runCount);
+        _runs.AsSpan(0, runCount).CopyTo(_plannedRuns);
+        _plannedRunCount = runCount;
+        _plannedCost = cost;
+        return cost;
     }
 
     /// <summary>Builds the elementary segments from the stored runs and fills the program's tables; returns the fewest entries.</summary>

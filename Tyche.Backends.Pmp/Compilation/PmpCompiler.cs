@@ -256,7 +256,7 @@ public sealed partial class PmpCompiler
             // when strictly smaller, so layouts it cannot improve keep their encodings (and one-write rights changes).
             if (needed > LowerBound(_runs.AsSpan(0, runCount), _addressLimit))
             {
-                int layered = PlanLayered(runCount);
+                int layered = PlanLayeredOnce(runCount);
                 if (layered < needed)
                 {
                     needed = layered;

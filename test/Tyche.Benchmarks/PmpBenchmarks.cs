@@ -18,8 +18,12 @@ public class PmpBenchmarks
     private PmpImage _previous64 = null!;
     private PmpImage _empty64 = null!;
     private PmpCsrWrite[] _writes = null!;
+    private MemoryPermission[] _mixedRangesB = null!;
     private MemoryPermission[] _layeredRanges = null!;
+    private MemoryPermission[] _layeredRangesB = null!;
     private MemoryPermission[] _worstRanges = null!;
+    private MemoryPermission[] _worstRangesB = null!;
+    private bool _flip;
 
     /// <summary>Builds the compilers, ranges and images once.</summary>
     [GlobalSetup]
@@ -74,6 +78,15 @@ public class PmpBenchmarks
             at += 0x1000;
         }
 
+        // Second versions differing in one range's rights, alternated so that every call plans afresh (the compiler
+        // reuses the layered tables only for exactly the runs it planned last, e.g. admission's Measure then Compile).
+        _mixedRangesB = (MemoryPermission[])_mixedRanges.Clone();
+        _mixedRangesB[5] = _mixedRangesB[5] with { Operations = MemoryOperations.Execute };
+        _layeredRangesB = (MemoryPermission[])_layeredRanges.Clone();
+        _layeredRangesB[15] = _layeredRangesB[15] with { Operations = MemoryOperations.Read | MemoryOperations.Execute };
+        _worstRangesB = (MemoryPermission[])_worstRanges.Clone();
+        _worstRangesB[63] = _worstRangesB[63] with { Operations = MemoryOperations.Read };
+
         _image16 = _napot16.CreateImage();
         _image64 = _mixed64.CreateImage();
         _previous64 = _mixed64.CreateImage();
@@ -87,7 +100,7 @@ public class PmpBenchmarks
     [Benchmark(Baseline = true)]
     public int Compile16Napot() => _napot16.Compile(_napotRanges, _image16).EntriesNeeded;
 
-    /// <summary>16 mixed ranges (TOR chains, NAPOT, NA4) into a 64-entry image below monitor entries.</summary>
+    /// <summary>16 mixed ranges (TOR chains, NAPOT, NA4; layering wins: 17 entries instead of 21) into a 64-entry image below monitor entries; the same ranges every call.</summary>
     /// <returns>Entries used.</returns>
     [Benchmark]
     public int Compile16Mixed() => _mixed64.Compile(_mixedRanges, _image64).EntriesNeeded;
@@ -102,15 +115,20 @@ public class PmpBenchmarks
     [Benchmark]
     public int Measure16Mixed() => _mixed64.Measure(_mixedRanges).EntriesNeeded;
 
-    /// <summary>16 pages alternating R / RW inside one aligned block: the layered planner runs and wins (9 entries instead of 16).</summary>
+    /// <summary>The 16 mixed ranges, alternating with a variant, so every call runs the layered planner afresh.</summary>
     /// <returns>Entries used.</returns>
     [Benchmark]
-    public int Compile16Layered() => _napot16.Compile(_layeredRanges, _image16).EntriesNeeded;
+    public int Compile16MixedFresh() => _mixed64.Compile((_flip = !_flip) ? _mixedRanges : _mixedRangesB, _image64).EntriesNeeded;
 
-    /// <summary>Admission of 64 pages on a 64-entry hart in a bad shape for the layered planner (97 segments, 64 entries).</summary>
+    /// <summary>16 pages alternating R / RW inside one aligned block (layering: 9 entries instead of 16), planned afresh every call.</summary>
+    /// <returns>Entries used.</returns>
+    [Benchmark]
+    public int Compile16LayeredFresh() => _napot16.Compile((_flip = !_flip) ? _layeredRanges : _layeredRangesB, _image16).EntriesNeeded;
+
+    /// <summary>Admission of 64 pages on a 64-entry hart in a bad shape for the layered planner (97 segments), planned afresh every call.</summary>
     /// <returns>Entries needed.</returns>
     [Benchmark]
-    public int Measure64Worst() => _mixed64.Measure(_worstRanges).EntriesNeeded;
+    public int Measure64WorstFresh() => _mixed64.Measure((_flip = !_flip) ? _worstRanges : _worstRangesB).EntriesNeeded;
 
     /// <summary>The CSR writes of a switch from an empty domain image to the compiled one.</summary>
     /// <returns>Number of writes.</returns>
