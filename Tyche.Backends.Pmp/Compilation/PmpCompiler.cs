@@ -33,7 +33,8 @@ namespace Tyche.Backends.Pmp;
 /// every PMP register configuration, overlapping ones included, on an 8-grain address space at G = 0 and G = 1:
 /// equal for all 1,679,616 right maps (every map needs at most 7 entries there, and the searches reach 7). That
 /// every optimum lies in the class is proven by those searches only for that space, not in general. Inputs with more
-/// than 64 merged runs (never fitting 64 entries without layering) are counted by the first planner alone.</para>
+/// than 64 merged runs are counted by the first planner alone (so one that only a layered plan would fit is refused
+/// with the larger count).</para>
 /// <para><b>Priority.</b> Monitor entries occupy indices 0..m−1 (highest priority, locked as configured); domain
 /// entries follow in self-contained groups (an item with everything carved into it: inner entries first, then the item,
 /// a TOR right after the entry holding its bound); groups match disjoint address sets, so their order is free, except
