@@ -69,6 +69,7 @@ public sealed partial class PmpCompiler
     private readonly byte[] _blockStartCount = new byte[MaxPositions];
     private readonly byte[] _rowAmbients = new byte[MaxSegments]; // ambient colours row p is needed for
     private readonly int[] _rowEnd = new int[MaxSegments]; // the last t row p is needed for
+    private readonly int[] _rowEndByAmbient = new int[MaxSegments * Colors]; // the last t row p is needed for, per ambient colour
     private readonly int[] _d = new int[MaxSegments * Colors * MaxPositions * Variants];
     private readonly int[] _s = new int[MaxSegments * Colors * MaxPositions];
     private readonly int[] _proper = new int[Colors];
@@ -212,10 +213,13 @@ public sealed partial class PmpCompiler
         {
             _rowAmbients[p] = (byte)(1 << _color[p]);
             _rowEnd[p] = lastOf[_color[p]] + 1;
+            _rowEndByAmbient.AsSpan(p * Colors, Colors).Clear();
+            _rowEndByAmbient[(p * Colors) + _color[p]] = _rowEnd[p];
         }
 
         _rowAmbients[0] |= 1;
         _rowEnd[0] = n;
+        _rowEndByAmbient[0] = n;
 
         // For every end position t, the positions s < t with [x_s, x_t) a NAPOT/NA4 block (nearest first).
         for (int t = 1; t <= n; t++)
@@ -238,6 +242,14 @@ public sealed partial class PmpCompiler
                     count++;
                     _rowAmbients[s] |= (byte)colors;
                     _rowEnd[s] = Math.Max(_rowEnd[s], t);
+                    for (int c = 0; c < Colors; c++)
+                    {
+                        if ((colors & (1 << c)) != 0)
+                        {
+                            int at = (s * Colors) + c;
+                            _rowEndByAmbient[at] = Math.Max(_rowEndByAmbient[at], t);
+                        }
+                    }
                 }
             }
 
@@ -273,7 +285,7 @@ public sealed partial class PmpCompiler
             int blockBase = t * MaxBlockStarts;
             for (int a = 0; a < Colors; a++)
             {
-                if ((ambients & (1 << a)) == 0)
+                if ((ambients & (1 << a)) == 0 || t > _rowEndByAmbient[(p * Colors) + a])
                 {
                     continue;
                 }
@@ -355,7 +367,7 @@ public sealed partial class PmpCompiler
 
             for (int a = 0; a < Colors; a++)
             {
-                if ((ambients & (1 << a)) == 0)
+                if ((ambients & (1 << a)) == 0 || t > _rowEndByAmbient[(p * Colors) + a])
                 {
                     continue;
                 }
