@@ -13,25 +13,41 @@ namespace Tyche.Backends.Pmp;
 /// <para><b>Encoding.</b> Ranges are normalised first: the S right is dropped (PMP checks S and U mode alike,
 /// Privileged ISA §3.7.1), W without R is narrowed to the same rights without W (the reserved R=0, W=1 encoding of
 /// §3.7.1 is never produced; the engine itself never grants W without R), ranges without R/W/X are left unmatched
-/// (denied to S/U), and adjacent ranges with equal rights are merged into runs. Each run then becomes either one
-/// NAPOT entry (naturally aligned power of two, ≥ 8 bytes, §3.7.1.1), one NA4 entry (4 bytes, only at G = 0) or a
-/// TOR entry. A TOR entry needs its lower bound in the preceding entry: it is free when the previous run ends where
-/// this one starts and is also TOR (a chain sharing boundaries), or when the run starts at the address the last
-/// monitor entry leaves in <c>pmpaddr[m−1]</c> (0 for entry 0); otherwise an OFF entry holds the bound. A dynamic
-/// program over the runs picks, for each run, NAPOT/NA4 or TOR so that the total is minimal — e.g. a NAPOT-shaped
-/// run between two TOR runs is kept in the TOR chain when that saves a bound.</para>
-/// <para><b>Minimality claim.</b> The result is the fewest entries among encodings whose granting entries match
-/// pairwise disjoint address sets (the class every allow-list monitor uses); the tests check this against an
-/// exhaustive search over all encodings on a small address space. Encodings where a higher-priority entry carves a
-/// hole with other rights into a larger lower-priority one can occasionally be smaller; they are not used.</para>
+/// (denied to S/U), and adjacent ranges with equal rights are merged into runs. A first dynamic program encodes each
+/// run as one NAPOT entry (naturally aligned power of two, ≥ 8 bytes, §3.7.1.1), one NA4 entry (4 bytes, only at
+/// G = 0) or a TOR entry, whose lower bound is free when the previous run ends where this one starts and is also TOR
+/// (a chain), or when the run starts at the address the last monitor entry leaves in <c>pmpaddr[m−1]</c> (0 for entry
+/// 0), and otherwise costs an OFF entry holding it. That plan's entries match disjoint address sets.</para>
+/// <para><b>Layering.</b> PMP matching is by priority (the lowest-numbered matching entry decides, §3.7.1), so a second,
+/// layered planner (an interval dynamic program over the elementary segments, see <c>PmpCompiler.Layered.cs</c>) also
+/// uses: an entry with other rights on top of a larger NAPOT/NA4/TOR entry (an RW page inside an R block); a deny entry
+/// (A ≠ OFF, R=W=X=0) punching a hole into a larger entry (also across a gap between two runs); and a TOR entry whose
+/// lower bound is the <c>pmpaddr</c> of the NAPOT/NA4 entry right before it, which lies inside that entry's block and is
+/// shadowed by it (an X word then an R range: NA4 + TOR, no OFF entry). It runs only when the first plan exceeds a lower
+/// bound (every colour change needs an entry end next to it, an entry supplies at most two; every colour needs an entry)
+/// and is used only when strictly smaller, so layouts it cannot improve keep their encodings.</para>
+/// <para><b>Minimality claim.</b> The layered planner is exact over its class: laminar (nested or disjoint) NAPOT/NA4
+/// blocks and TOR pieces of any rights including none, each carving only inside its parent, TOR chains bounded by a
+/// chain predecessor, an OFF entry, a NAPOT/NA4 entry ending at the chain's start or the last monitor entry, and every
+/// entry ending at a boundary of the domain's runs. The tests compare the count with independent exhaustive searches over
+/// every PMP register configuration, overlapping ones included, on an 8-grain address space at G = 0 and G = 1:
+/// equal for all 1,679,616 right maps (every map needs at most 7 entries there, and the searches reach 7). That
+/// every optimum lies in the class is proven by those searches only for that space, not in general. Inputs with more
+/// than 64 merged runs are counted by the first planner alone (so one that only a layered plan would fit is refused
+/// with the larger count).</para>
 /// <para><b>Priority.</b> Monitor entries occupy indices 0..m−1 (highest priority, locked as configured); domain
-/// entries follow; unmatched addresses are denied to S/U mode because at least one entry is implemented
-/// (§3.7.1.3). Domain entries never overlap each other, so their order does not change the rights they give.</para>
+/// entries follow in self-contained groups (an item with everything carved into it: inner entries first, then the item,
+/// a TOR right after the entry holding its bound); groups match disjoint address sets, so their order is free, except
+/// that a chain bounded by the last monitor entry must sit at index m. Unmatched addresses are denied to S/U mode
+/// because at least one entry is implemented (§3.7.1.3).</para>
 /// <para><b>Widths.</b> Every <c>pmpaddr</c> value is masked to <see cref="PmpHartOptions.PhysicalAddressBits"/>−2 bits, so
-/// QEMU (which keeps stray high bits) and hardware (WARL zero) decode the same region.</para>
-/// <para>An instance keeps scratch buffers and is not thread-safe; compile on one thread per instance.</para>
+/// QEMU (which keeps stray high bits) and hardware (WARL zero) decode the same region. A NAPOT entry's <c>pmpaddr</c>
+/// used as a TOR bound lies inside the NAPOT block whether or not a G ≥ 1 hart reads its low bits as ones or zeros,
+/// so the visible regions do not depend on that choice.</para>
+/// <para>An instance keeps scratch buffers (about 1.6 MB, allocated once) and is not thread-safe; compile on one
+/// thread per instance.</para>
 /// </remarks>
-public sealed class PmpCompiler
+public sealed partial class PmpCompiler
 {
     private const int Infinity = int.MaxValue / 4;
     private const byte FromNone = 0;
@@ -57,7 +73,14 @@ public sealed class PmpCompiler
     private readonly bool[] _claimed = new bool[PmpEncoding.MaxEntries];
     private readonly int[] _placement = new int[PmpEncoding.MaxEntries];
     private readonly ulong[] _keep = new ulong[PmpEncoding.MaxEntries];
+    private readonly PmpConfigBits[] _keepConfig = new PmpConfigBits[PmpEncoding.MaxEntries];
+    private readonly ulong[] _altAddress = new ulong[PmpEncoding.MaxEntries];
+    private readonly PmpConfigBits[] _altConfig = new PmpConfigBits[PmpEncoding.MaxEntries];
     private ulong _previousEnd; // end of the previous run during a Step sequence
+    private bool _layered; // the last analysis chose the layered plan (PmpCompiler.Layered.cs)
+
+    /// <summary>Whether the last <see cref="Measure"/> or <see cref="Compile"/> chose a layered plan (tests and statistics).</summary>
+    internal bool LastPlanIsLayered => _layered;
 
     /// <summary>Creates a compiler for one hart configuration and the monitor's own regions.</summary>
     /// <param name="options">The hart (validated; copied).</param>
@@ -198,13 +221,15 @@ public sealed class PmpCompiler
             return result;
         }
 
-        int entries = BuildEntries(runCount, _freeBound, out int groups);
+        int groups;
+        int entries = _layered ? EmitLayered(out groups) : BuildEntries(runCount, _freeBound, out groups);
         Place(destination, previous, groups);
         return new PmpCompileResult(PmpStatus.Ok, entries, DomainEntryCapacity);
     }
 
     private PmpCompileResult Analyze(ReadOnlySpan<MemoryPermission> ranges, out int runCount)
     {
+        _layered = false;
         PmpStatus status = Normalize(ranges, out runCount, out ulong badStart, out ulong badEnd);
         if (status != PmpStatus.Ok)
         {
@@ -226,6 +251,18 @@ public sealed class PmpCompiler
             if (status != PmpStatus.Ok)
             {
                 return new PmpCompileResult(status, 0, DomainEntryCapacity, _runs[bad].Start, _runs[bad].End);
+            }
+
+            // Priority layering can only help when the non-overlapping plan is above the lower bound; it is used only
+            // when strictly smaller, so layouts it cannot improve keep their encodings (and one-write rights changes).
+            if (needed > LowerBound(_runs.AsSpan(0, runCount), _addressLimit))
+            {
+                int layered = PlanLayeredOnce(runCount);
+                if (layered < needed)
+                {
+                    needed = layered;
+                    _layered = true;
+                }
             }
         }
 
@@ -661,9 +698,10 @@ public sealed class PmpCompiler
         // Unused slots keep the previous address (don't-care once OFF), so they never cost a CSR write.
         Span<ulong> addresses = destination.Addresses;
         Span<PmpConfigBits> configs = destination.Configs;
-        for (int i = m; i < n; i++)
+        for (int i = 0; i < n; i++)
         {
             _keep[i] = previous.GetAddress(i);
+            _keepConfig[i] = previous.GetConfig(i);
         }
 
         for (int i = 0; i < n; i++)
@@ -681,6 +719,66 @@ public sealed class PmpCompiler
                 configs[_placement[g] + k] = _entryConfig[group.First + k];
             }
         }
+
+        // Keeping groups in place is greedy; when the groups simply laid out in order (unused slots again keeping the
+        // previous addresses) need fewer writes, e.g. after a layered group changed inside, take that instead.
+        int stable = CountWrites(addresses, configs);
+        Span<ulong> altAddresses = _altAddress.AsSpan(0, n);
+        Span<PmpConfigBits> altConfigs = _altConfig.AsSpan(0, n);
+        for (int i = 0; i < n; i++)
+        {
+            altAddresses[i] = i < m ? _monitorImage.GetAddress(i) : _keep[i];
+            altConfigs[i] = i < m ? _monitorImage.GetConfig(i) : PmpConfigBits.None;
+        }
+
+        int position = m;
+        for (int g = 0; g < groupCount; g++)
+        {
+            Group group = _groups[g];
+            for (int k = 0; k < group.Length; k++)
+            {
+                altAddresses[position] = _entryAddress[group.First + k];
+                altConfigs[position] = _entryConfig[group.First + k];
+                position++;
+            }
+        }
+
+        if (CountWrites(altAddresses, altConfigs) < stable)
+        {
+            altAddresses.CopyTo(addresses);
+            altConfigs.CopyTo(configs);
+        }
+    }
+
+    /// <summary>The writes <see cref="GetSwitchWrites"/> would emit from the snapshot in <c>_keep</c>/<c>_keepConfig</c> to the given layout.</summary>
+    private int CountWrites(ReadOnlySpan<ulong> addresses, ReadOnlySpan<PmpConfigBits> configs)
+    {
+        int n = EntryCount;
+        int count = 0;
+        for (int i = _monitorEntries; i < n; i++)
+        {
+            bool matters = PmpEncoding.GetMatching(configs[i]) != PmpAddressMatching.Off
+                || (i + 1 < n && PmpEncoding.GetMatching(configs[i + 1]) == PmpAddressMatching.Tor);
+            if (matters && addresses[i] != _keep[i])
+            {
+                count++;
+            }
+        }
+
+        int per = PmpEncoding.EntriesPerConfigRegister(_options.Xlen);
+        for (int first = 0; first < n; first += per)
+        {
+            for (int i = first; i < first + per && i < n; i++)
+            {
+                if (configs[i] != _keepConfig[i])
+                {
+                    count++;
+                    break;
+                }
+            }
+        }
+
+        return count;
     }
 
     /// <summary>Canonical layout: monitor entries, then the groups in order from <paramref name="first"/>, then OFF entries with address 0.</summary>

@@ -18,6 +18,12 @@ public class PmpBenchmarks
     private PmpImage _previous64 = null!;
     private PmpImage _empty64 = null!;
     private PmpCsrWrite[] _writes = null!;
+    private MemoryPermission[] _mixedRangesB = null!;
+    private MemoryPermission[] _layeredRanges = null!;
+    private MemoryPermission[] _layeredRangesB = null!;
+    private MemoryPermission[] _worstRanges = null!;
+    private MemoryPermission[] _worstRangesB = null!;
+    private bool _flip;
 
     /// <summary>Builds the compilers, ranges and images once.</summary>
     [GlobalSetup]
@@ -51,6 +57,36 @@ public class PmpBenchmarks
             cursor += size;
         }
 
+        // 16 pages alternating R / RW inside one aligned 64 KiB block: layering (R block + 8 RW pages) needs 9 entries, not 16.
+        _layeredRanges = new MemoryPermission[16];
+        for (int i = 0; i < 16; i++)
+        {
+            ulong start = 0x8040_0000UL + ((ulong)i * 0x1000);
+            _layeredRanges[i] = new MemoryPermission(start, start + 0x1000, i % 2 == 0 ? MemoryOperations.Read : MemoryOperations.Read | MemoryOperations.Write);
+        }
+
+        // Worst shape for the layered planner on a 64-entry hart: 64 pages cycling through the rights, every other one
+        // after a gap (97 elementary segments); the lower bound does not settle it, the planner runs and finds no
+        // layered plan below the 64 NAPOT entries.
+        _worstRanges = new MemoryPermission[64];
+        MemoryOperations[] cycle = [MemoryOperations.Read, MemoryOperations.Read | MemoryOperations.Write, MemoryOperations.Execute, MemoryOperations.Read | MemoryOperations.Execute, MemoryOperations.Rights];
+        ulong at = 0x8100_0000;
+        for (int i = 0; i < 64; i++)
+        {
+            at += i % 2 == 0 ? 0x1000UL : 0;
+            _worstRanges[i] = new MemoryPermission(at, at + 0x1000, cycle[i % cycle.Length]);
+            at += 0x1000;
+        }
+
+        // Second versions differing in one range's rights, alternated so that every call plans afresh (the compiler
+        // reuses the layered tables only for exactly the runs it planned last, e.g. admission's Measure then Compile).
+        _mixedRangesB = (MemoryPermission[])_mixedRanges.Clone();
+        _mixedRangesB[5] = _mixedRangesB[5] with { Operations = MemoryOperations.Execute };
+        _layeredRangesB = (MemoryPermission[])_layeredRanges.Clone();
+        _layeredRangesB[15] = _layeredRangesB[15] with { Operations = MemoryOperations.Read | MemoryOperations.Execute };
+        _worstRangesB = (MemoryPermission[])_worstRanges.Clone();
+        _worstRangesB[63] = _worstRangesB[63] with { Operations = MemoryOperations.Read };
+
         _image16 = _napot16.CreateImage();
         _image64 = _mixed64.CreateImage();
         _previous64 = _mixed64.CreateImage();
@@ -64,7 +100,7 @@ public class PmpBenchmarks
     [Benchmark(Baseline = true)]
     public int Compile16Napot() => _napot16.Compile(_napotRanges, _image16).EntriesNeeded;
 
-    /// <summary>16 mixed ranges (TOR chains, NAPOT, NA4) into a 64-entry image below monitor entries.</summary>
+    /// <summary>16 mixed ranges (TOR chains, NAPOT, NA4; layering wins: 17 entries instead of 21) into a 64-entry image below monitor entries; the same ranges every call.</summary>
     /// <returns>Entries used.</returns>
     [Benchmark]
     public int Compile16Mixed() => _mixed64.Compile(_mixedRanges, _image64).EntriesNeeded;
@@ -78,6 +114,21 @@ public class PmpBenchmarks
     /// <returns>Entries needed.</returns>
     [Benchmark]
     public int Measure16Mixed() => _mixed64.Measure(_mixedRanges).EntriesNeeded;
+
+    /// <summary>The 16 mixed ranges, alternating with a variant, so every call runs the layered planner afresh.</summary>
+    /// <returns>Entries used.</returns>
+    [Benchmark]
+    public int Compile16MixedFresh() => _mixed64.Compile((_flip = !_flip) ? _mixedRanges : _mixedRangesB, _image64).EntriesNeeded;
+
+    /// <summary>16 pages alternating R / RW inside one aligned block (layering: 9 entries instead of 16), planned afresh every call.</summary>
+    /// <returns>Entries used.</returns>
+    [Benchmark]
+    public int Compile16LayeredFresh() => _napot16.Compile((_flip = !_flip) ? _layeredRanges : _layeredRangesB, _image16).EntriesNeeded;
+
+    /// <summary>Admission of 64 pages on a 64-entry hart in a bad shape for the layered planner (97 segments), planned afresh every call.</summary>
+    /// <returns>Entries needed.</returns>
+    [Benchmark]
+    public int Measure64WorstFresh() => _mixed64.Measure((_flip = !_flip) ? _worstRanges : _worstRangesB).EntriesNeeded;
 
     /// <summary>The CSR writes of a switch from an empty domain image to the compiled one.</summary>
     /// <returns>Number of writes.</returns>

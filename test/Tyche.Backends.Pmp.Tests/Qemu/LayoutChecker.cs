@@ -19,7 +19,7 @@ internal static class LayoutChecker
     private const int LoadAccessFault = 5;
     private const int StoreAccessFault = 7;
 
-    public sealed record Stats(int Layouts, int Probes, int CompareWithEngine, int StraddlingVsWalker, int Allowed, int Faulted);
+    public sealed record Stats(int Layouts, int Probes, int CompareWithEngine, int StraddlingVsWalker, int Allowed, int Faulted, int Layered = 0);
 
     /// <summary>Random layouts inside the probe arena, always including the stub page the harness executes from.</summary>
     public static Layout RandomLayout(Random rng, string name, PmpXlen xlen)
@@ -137,6 +137,7 @@ internal static class LayoutChecker
     {
         PmpHartOptions options = compiler.Options;
         var tables = new List<HarnessTable>();
+        int layered = 0;
         for (int li = 0; li < layouts.Count; li++)
         {
             Layout layout = layouts[li];
@@ -149,6 +150,7 @@ internal static class LayoutChecker
             {
                 PmpCompileResult r = compiler.Compile(layout.Ranges, image);
                 Assert.True(r.IsOk, $"{layout.Name}: {r}");
+                layered += compiler.LastPlanIsLayered ? 1 : 0;
             }
 
             tables.Add(new HarnessTable(image, Probes(rng, layout, monitor, options.Xlen, probesPerLayout)));
@@ -206,8 +208,8 @@ internal static class LayoutChecker
             }
         }
 
-        var stats = new Stats(layouts.Count, probes, compared, straddling, allowed, faulted);
-        output.WriteLine($"{layouts.Count} layouts, {probes} probes: {compared} compared with the engine's rights and the walker, {straddling} straddling ones with the walker only; {allowed} ALLOW, {faulted} FAULT.");
+        var stats = new Stats(layouts.Count, probes, compared, straddling, allowed, faulted, layered);
+        output.WriteLine($"{layouts.Count} layouts ({layered} compiled to layered plans), {probes} probes: {compared} compared with the engine's rights and the walker, {straddling} straddling ones with the walker only; {allowed} ALLOW, {faulted} FAULT.");
         return stats;
     }
 }

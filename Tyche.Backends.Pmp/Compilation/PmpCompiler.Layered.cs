@@ -1,0 +1,772 @@
+// SPDX-License-Identifier: Apache-2.0
+using System;
+using System.Numerics;
+
+namespace Tyche.Backends.Pmp;
+
+/// <summary>
+/// The layered planner: an interval dynamic program over the elementary segments of the address space (the domain's
+/// runs, the gaps between them and the space before and after) that also uses PMP priority (Privileged ISA §3.7.1:
+/// the lowest-numbered matching entry decides).
+/// </summary>
+/// <remarks>
+/// <para><b>Encoding class.</b> A plan is a laminar family of items; an item is either a NAPOT/NA4 block or a TOR
+/// piece, both with one colour (R/W/X rights, or none: a deny entry). The items inside an item (its children) sit
+/// at lower indices (higher priority) and paint over it; what no child covers shows the item's colour, and what no
+/// item covers shows the ambient colour of the enclosing item (none at the top: unmatched, denied to S/U). Sibling
+/// TOR pieces that touch form a chain (consecutive entries; each takes its lower bound from the previous entry's
+/// <c>pmpaddr</c>). A chain's first piece takes its bound from an OFF entry, from the NAPOT/NA4 block that ends where
+/// it starts (the block's <c>pmpaddr</c> lies inside the block, which shadows the TOR's bottom, §3.7.1.1), or from
+/// the last monitor entry's <c>pmpaddr</c> (entry <c>m</c>; such a free chain has no children because nothing can
+/// sit above entry <c>m</c> but the monitor). Item ends are segment boundaries.</para>
+/// <para><b>Program.</b> <c>D[p, a, t, v]</c> is the fewest entries for the segments <c>p..t−1</c> with ambient colour
+/// <c>a</c>, every item inside <c>[x_p, x_t)</c>, where <c>v</c> says whether an item ending at <c>x_t</c> can bound a
+/// TOR that starts there (0 no, 1 yes, 2 the free chain, whose next piece must be childless). The last item ending at
+/// <c>x_t</c> is either ambient (skip one segment), a TOR piece <c>[x_s, x_t)</c> of colour <c>c</c> (cost 1 + its
+/// bound + <c>S[s, c, t]</c>), or a block <c>[x_s, x_t)</c> (cost 1 + <c>S[s, c, t]</c>). Restrictions that keep it
+/// small: a TOR piece's first and last segment have the piece's colour (a child sitting there could join the chain
+/// as a piece instead), a block's colour is one shown inside it (a block fully painted over could take any of those),
+/// and a piece never has its region's ambient colour (an OFF entry bounds as well). Items spanning the whole region use
+/// the region's cost without such an item (painting a span twice never pays), which orders the recursion. Rows are
+/// filled only for the ambient colours and ends some item can ask for. Time O(n²·(n + L)·6) for n segments and L
+/// address bits; memory O(n²·6) preallocated; the tables are reused when the same runs are planned again. The
+/// restrictions are argued, not proven; the exhaustive tests (every encoding, 8 grains) find no map where they lose.</para>
+/// </remarks>
+public sealed partial class PmpCompiler
+{
+    private const int Colors = 6;
+    private const int Variants = 3;
+    private const int VariantNone = 0;
+    private const int VariantBound = 1;
+    private const int VariantFree = 2;
+
+    // Segments: at most 64 runs, 63 gaps between them, and the space before and after them.
+    private const int MaxSegments = (2 * PmpEncoding.MaxEntries) + 1;
+    private const int MaxPositions = MaxSegments + 1;
+    private const int MaxBlockStarts = 64;
+    private const int MaxNodes = 4 * PmpEncoding.MaxEntries;
+
+    // Item kinds during reconstruction.
+    private const byte ItemSkip = 0;
+    private const byte ItemBlock = 1;
+    private const byte ItemTorChained = 2; // bound from the previous item (a TOR piece or a block ending here)
+    private const byte ItemTorChainedFree = 3; // the same, inside the free chain
+    private const byte ItemTorFree = 4; // bound from the last monitor entry (entry m)
+    private const byte ItemTorOff = 5; // an OFF entry holds the bound
+
+    private static readonly PmpConfigBits[] ColorPermissions =
+    [
+        PmpConfigBits.None,
+        PmpConfigBits.Read,
+        PmpConfigBits.Execute,
+        PmpConfigBits.Read | PmpConfigBits.Execute,
+        PmpConfigBits.Read | PmpConfigBits.Write,
+        PmpConfigBits.Read | PmpConfigBits.Write | PmpConfigBits.Execute,
+    ];
+
+    private readonly ulong[] _x = new ulong[MaxPositions];
+    private readonly byte[] _color = new byte[MaxSegments];
+    private readonly int[] _prevSame = new int[MaxSegments];
+    private readonly int[] _blockStarts = new int[MaxPositions * MaxBlockStarts];
+    private readonly byte[] _blockColors = new byte[MaxPositions * MaxBlockStarts]; // colours inside each block (the only useful block colours)
+    private readonly byte[] _blockStartCount = new byte[MaxPositions];
+    private readonly byte[] _rowAmbients = new byte[MaxSegments]; // ambient colours row p is needed for
+    private readonly int[] _rowEnd = new int[MaxSegments]; // the last t row p is needed for
+    private readonly int[] _rowEndByAmbient = new int[MaxSegments * Colors]; // the last t row p is needed for, per ambient colour
+    private readonly int[] _d = new int[MaxSegments * Colors * MaxPositions * Variants];
+    private readonly int[] _s = new int[MaxSegments * Colors * MaxPositions];
+    private readonly int[] _proper = new int[Colors];
+    private int _positions; // n + 1: boundaries x_0 = 0 … x_n = 2^PhysicalAddressBits
+    private readonly Run[] _plannedRuns = new Run[PmpEncoding.MaxEntries]; // the runs the tables were filled for
+    private int _plannedRunCount = -1;
+    private int _plannedCost;
+
+    // Reconstruction scratch: items of the regions being emitted (a stack of lists).
+    private readonly byte[] _itemKind = new byte[MaxNodes];
+    private readonly int[] _itemFrom = new int[MaxNodes];
+    private readonly int[] _itemTo = new int[MaxNodes];
+    private readonly byte[] _itemColor = new byte[MaxNodes];
+    private readonly bool[] _itemProper = new bool[MaxNodes];
+    private int _itemTop;
+    private int _emitted;
+    private int _freeEntry; // index of the free chain's first entry, −1 when none
+    private int _freeLength;
+
+    private static int ColorOf(PmpConfigBits permissions) => (permissions & PmpConfigBits.Permissions) switch
+    {
+        PmpConfigBits.None => 0,
+        PmpConfigBits.Read => 1,
+        PmpConfigBits.Execute => 2,
+        PmpConfigBits.Read | PmpConfigBits.Execute => 3,
+        PmpConfigBits.Read | PmpConfigBits.Write => 4,
+        _ => 5,
+    };
+
+    // Tables are laid out with the current problem's stride, so a small problem touches a small, cache-resident block.
+    private int DIndex(int p, int a, int t, int v) => ((((p * Colors) + a) * _positions) + t) * Variants + v;
+
+    private int SIndex(int p, int a, int t) => (((p * Colors) + a) * _positions) + t;
+
+    /// <summary>
+    /// A lower bound on any encoding: every colour change strictly inside the address space is an end of the entry
+    /// visible next to it, an entry supplies at most two such ends (a TOR only its top; its bottom is the previous
+    /// entry's), and every visible colour needs an entry of that colour.
+    /// </summary>
+    private static int LowerBound(ReadOnlySpan<Run> runs, ulong limit)
+    {
+        int changes = 0;
+        int colors = 0;
+        for (int i = 0; i < runs.Length; i++)
+        {
+            bool joined = i > 0 && runs[i - 1].End == runs[i].Start;
+            changes += joined ? 1 : 2; // runs differ from an adjacent neighbour; a gap adds both ends
+            colors |= 1 << ColorOf(runs[i].Config);
+        }
+
+        if (runs.Length > 0 && runs[0].Start == 0)
+        {
+            changes--;
+        }
+
+        if (runs.Length > 0 && runs[^1].End == limit)
+        {
+            changes--;
+        }
+
+        return Math.Max((changes + 1) / 2, BitOperations.PopCount((uint)colors));
+    }
+
+    /// <summary>
+    /// <see cref="PlanLayered"/>, skipped when the tables already hold the plan of exactly these runs (admission's
+    /// Measure followed by Compile of the same ranges, or recompiling an unchanged domain).
+    /// </summary>
+    private int PlanLayeredOnce(int runCount)
+    {
+        if (_plannedRunCount == runCount && _runs.AsSpan(0, runCount).SequenceEqual(_plannedRuns.AsSpan(0, runCount)))
+        {
+            return _plannedCost;
+        }
+
+        _plannedRunCount = -1; // invalid while the tables are rewritten
+        int cost = PlanLayered(runCount);
+        _runs.AsSpan(0, runCount).CopyTo(_plannedRuns);
+        _plannedRunCount = runCount;
+        _plannedCost = cost;
+        return cost;
+    }
+
+    /// <summary>Builds the elementary segments from the stored runs and fills the program's tables; returns the fewest entries.</summary>
+    private int PlanLayered(int runCount)
+    {
+        BuildSegments(runCount);
+        int n = _positions - 1;
+        for (int p = n - 1; p >= 0; p--)
+        {
+            FillRow(p);
+        }
+
+        return _s[SIndex(0, 0, n)];
+    }
+
+    private void BuildSegments(int runCount)
+    {
+        int n = 0;
+        _x[0] = 0;
+        for (int i = 0; i < runCount; i++)
+        {
+            Run run = _runs[i];
+            ulong previousEnd = _x[n];
+            if (run.Start > previousEnd)
+            {
+                _color[n++] = 0; // a gap (or the space before the first run)
+                _x[n] = run.Start;
+            }
+
+            _color[n++] = (byte)ColorOf(run.Config);
+            _x[n] = run.End;
+        }
+
+        if (_x[n] < _addressLimit)
+        {
+            _color[n++] = 0;
+            _x[n] = _addressLimit;
+        }
+
+        _positions = n + 1;
+        for (int k = 0; k < n; k++)
+        {
+            int prev = k - 1;
+            while (prev >= 0 && _color[prev] != _color[k])
+            {
+                prev--;
+            }
+
+            _prevSame[k] = prev;
+        }
+
+        // Row p is needed for its own colour (TOR pieces from p), for none at p = 0 (the whole space), and for the
+        // colours inside any block starting at p; up to its last same-coloured segment or its last block end.
+        Span<int> lastOf = stackalloc int[Colors];
+        for (int k = 0; k < n; k++)
+        {
+            lastOf[_color[k]] = k;
+        }
+
+        for (int p = 0; p < n; p++)
+        {
+            _rowAmbients[p] = (byte)(1 << _color[p]);
+            _rowEnd[p] = lastOf[_color[p]] + 1;
+            _rowEndByAmbient.AsSpan(p * Colors, Colors).Clear();
+            _rowEndByAmbient[(p * Colors) + _color[p]] = _rowEnd[p];
+        }
+
+        _rowAmbients[0] |= 1;
+        _rowEnd[0] = n;
+        _rowEndByAmbient[0] = n;
+
+        // For every end position t, the positions s < t with [x_s, x_t) a NAPOT/NA4 block (nearest first).
+        for (int t = 1; t <= n; t++)
+        {
+            int count = 0;
+            int colors = 0;
+            ulong alignment = _x[t] & (0 - _x[t]); // a block ending at x_t is at most as large as x_t's alignment
+            for (int s = t - 1; s >= 0 && count < MaxBlockStarts; s--)
+            {
+                colors |= 1 << _color[s];
+                if (alignment != 0 && _x[t] - _x[s] > alignment)
+                {
+                    break;
+                }
+
+                if (IsSingleEntryShape(_x[s], _x[t]))
+                {
+                    _blockStarts[(t * MaxBlockStarts) + count] = s;
+                    _blockColors[(t * MaxBlockStarts) + count] = (byte)colors;
+                    count++;
+                    _rowAmbients[s] |= (byte)colors;
+                    _rowEnd[s] = Math.Max(_rowEnd[s], t);
+                    for (int c = 0; c < Colors; c++)
+                    {
+                        if ((colors & (1 << c)) != 0)
+                        {
+                            int at = (s * Colors) + c;
+                            _rowEndByAmbient[at] = Math.Max(_rowEndByAmbient[at], t);
+                        }
+                    }
+                }
+            }
+
+            _blockStartCount[t] = (byte)count;
+        }
+    }
+
+    /// <summary>Computes <c>D[p, a, t, ·]</c> for the ambient colours and ends row p is needed for (rows p' &gt; p are complete).</summary>
+    private void FillRow(int p)
+    {
+        int ambients = _rowAmbients[p];
+        int end = _rowEnd[p];
+        for (int a = 0; a < Colors; a++)
+        {
+            if ((ambients & (1 << a)) == 0)
+            {
+                continue;
+            }
+
+            int i = DIndex(p, a, p, 0);
+            _d[i] = 0;
+            _d[i + 1] = Infinity;
+            _d[i + 2] = Infinity;
+            _s[SIndex(p, a, p)] = 0;
+        }
+
+        for (int t = p + 1; t <= end; t++)
+        {
+            int k = t - 1;
+            int ck = _color[k];
+            bool torFits = (_x[t] >> PmpEncoding.AddressShift) <= _addressMask;
+            int blocks = _blockStartCount[t];
+            int blockBase = t * MaxBlockStarts;
+            for (int a = 0; a < Colors; a++)
+            {
+                if ((ambients & (1 << a)) == 0 || t > _rowEndByAmbient[(p * Colors) + a])
+                {
+                    continue;
+                }
+
+                int d0 = Infinity, d1 = Infinity, d2 = Infinity;
+                int row = SIndex(p, a, 0);
+                int drow = DIndex(p, a, 0, 0);
+                if (ck == a)
+                {
+                    d0 = _s[row + k];
+                }
+                else if (torFits)
+                {
+                    for (int s = k; s > p; s = _prevSame[s])
+                    {
+                        int any = _s[row + s];
+                        if (any >= Infinity)
+                        {
+                            continue;
+                        }
+
+                        int inner = _s[SIndex(s, ck, t)];
+                        int at = drow + (s * Variants);
+                        d1 = Math.Min(d1, Math.Min(_d[at + VariantBound] + 1, any + 2) + inner);
+                        if (inner == 0)
+                        {
+                            d2 = Math.Min(d2, _d[at + VariantFree] + 1);
+                            if (_x[s] == _freeBound)
+                            {
+                                d2 = Math.Min(d2, any + 1);
+                            }
+                        }
+                    }
+                }
+
+                for (int b = 0; b < blocks; b++)
+                {
+                    int s = _blockStarts[blockBase + b];
+                    if (s <= p)
+                    {
+                        break; // starts are listed from t−1 downwards
+                    }
+
+                    int any = _s[row + s];
+                    if (any >= Infinity)
+                    {
+                        continue;
+                    }
+
+                    int colors = _blockColors[blockBase + b] & ~(1 << a);
+                    while (colors != 0)
+                    {
+                        int c = BitOperations.TrailingZeroCount(colors);
+                        colors &= colors - 1;
+                        d1 = Math.Min(d1, any + 1 + _s[SIndex(s, c, t)]);
+                    }
+                }
+
+                int i = drow + (t * Variants);
+                _d[i] = d0;
+                _d[i + 1] = d1;
+                _d[i + 2] = d2;
+                _proper[a] = Math.Min(d0, Math.Min(d1, d2));
+            }
+
+            // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block.
+            bool spanTor = torFits && _color[p] == ck;
+            int spanColors = 0;
+            if (blocks > 0 && IsSingleEntryShape(_x[p], _x[t]))
+            {
+                for (int b = 0; b < blocks; b++)
+                {
+                    if (_blockStarts[blockBase + b] == p)
+                    {
+                        spanColors = _blockColors[blockBase + b];
+                    }
+                }
+            }
+
+            for (int a = 0; a < Colors; a++)
+            {
+                if ((ambients & (1 << a)) == 0 || t > _rowEndByAmbient[(p * Colors) + a])
+                {
+                    continue;
+                }
+
+                int i = DIndex(p, a, t, 0);
+                if (spanTor && ck != a)
+                {
+                    int inner = _proper[ck];
+                    _d[i + 1] = Math.Min(_d[i + 1], 2 + inner);
+                    if (inner == 0 && _x[p] == _freeBound)
+                    {
+                        _d[i + 2] = Math.Min(_d[i + 2], 1);
+                    }
+                }
+
+                int colors = spanColors & ~(1 << a);
+                while (colors != 0)
+                {
+                    int c = BitOperations.TrailingZeroCount(colors);
+                    colors &= colors - 1;
+                    _d[i + 1] = Math.Min(_d[i + 1], 1 + _proper[c]);
+                }
+
+                _s[SIndex(p, a, t)] = Math.Min(_d[i], Math.Min(_d[i + 1], _d[i + 2]));
+            }
+        }
+    }
+
+    /// <summary>Emits the layered plan (after <see cref="PlanLayered"/>) into the entry scratch and top-level groups.</summary>
+    private int EmitLayered(out int groupCount)
+    {
+        int n = _positions - 1;
+        _emitted = 0;
+        _itemTop = 0;
+        _freeEntry = -1;
+        groupCount = 0;
+        int groupsStart = _itemTop;
+        int v = BestVariant(0, 0, n, proper: false, out int cost);
+        int items = Reconstruct(0, 0, n, v, proper: false);
+        int freeGroup = -1;
+        for (int g = 0; g < items;)
+        {
+            int first = _emitted;
+            int length = GroupLength(groupsStart, items, g);
+            EmitGroup(groupsStart + g, length);
+            if (_freeEntry >= first && _freeEntry < _emitted)
+            {
+                RotateToFront(first, _freeEntry, _freeLength);
+                freeGroup = groupCount;
+            }
+
+            _groups[groupCount++] = new Group(first, _emitted - first);
+            g += length;
+        }
+
+        _itemTop = groupsStart;
+        if (freeGroup >= 0)
+        {
+            Group lead = _groups[freeGroup];
+            for (int k = freeGroup; k > 0; k--)
+            {
+                _groups[k] = _groups[k - 1];
+            }
+
+            _groups[0] = new Group(lead.First, lead.Length, true);
+        }
+
+        if (_emitted != cost)
+        {
+            throw new InvalidOperationException($"Layered plan emitted {_emitted} entries for a cost of {cost}.");
+        }
+
+        return _emitted;
+    }
+
+    /// <summary>Moves <paramref name="length"/> entries at <paramref name="from"/> to <paramref name="to"/>, shifting the ones between up.</summary>
+    private void RotateToFront(int to, int from, int length)
+    {
+        for (int r = 0; r < length; r++)
+        {
+            ulong address = _entryAddress[from + r];
+            PmpConfigBits config = _entryConfig[from + r];
+            for (int k = from + r; k > to + r; k--)
+            {
+                _entryAddress[k] = _entryAddress[k - 1];
+                _entryConfig[k] = _entryConfig[k - 1];
+            }
+
+            _entryAddress[to + r] = address;
+            _entryConfig[to + r] = config;
+        }
+    }
+
+    private int BestVariant(int p, int a, int t, bool proper, out int cost)
+    {
+        if (!proper)
+        {
+            int i = DIndex(p, a, t, 0);
+            int best = 0;
+            for (int v = 1; v < Variants; v++)
+            {
+                if (_d[i + v] < _d[i + best])
+                {
+                    best = v;
+                }
+            }
+
+            cost = _d[i + best];
+            return best;
+        }
+
+        cost = Infinity;
+        int bestProper = 0;
+        for (int v = 0; v < Variants; v++)
+        {
+            int c = ProperCost(p, a, t, v);
+            if (c < cost)
+            {
+                cost = c;
+                bestProper = v;
+            }
+        }
+
+        return bestProper;
+    }
+
+    /// <summary>The cost of <c>D[p, a, t, v]</c> without items spanning the whole region (recomputed).</summary>
+    private int ProperCost(int p, int a, int t, int v)
+    {
+        FindTransition(p, a, t, v, wholeSpan: false, target: -1, out _, out int best);
+        return best;
+    }
+
+    /// <summary>
+    /// Enumerates the transitions into <c>(p, a, t, v)</c>: the ambient skip, then by start from the nearest
+    /// (a block before a TOR piece from the same start, as the non-overlapping planner prefers NAPOT on ties), then,
+    /// with <paramref name="wholeSpan"/>, the items spanning the region. Returns the first whose cost is
+    /// <paramref name="target"/> (with <paramref name="target"/> −1: none; <paramref name="best"/> is the minimum).
+    /// </summary>
+    private bool FindTransition(int p, int a, int t, int v, bool wholeSpan, int target, out Transition found, out int best)
+    {
+        best = Infinity;
+        found = default;
+        int k = t - 1;
+        int ck = _color[k];
+        bool torFits = (_x[t] >> PmpEncoding.AddressShift) <= _addressMask;
+        int row = SIndex(p, a, 0);
+        if (v == VariantNone && ck == a)
+        {
+            int cost = _s[row + k];
+            if (Consider(new Transition(ItemSkip, k, BestVariant(p, a, k, false, out _), a), cost, target, ref best, ref found))
+            {
+                return true;
+            }
+        }
+
+        int blocks = _blockStartCount[t];
+        int blockBase = t * MaxBlockStarts;
+        int b = 0;
+        for (int s = k; s > p; s--)
+        {
+            int any = _s[row + s];
+            if (any >= Infinity)
+            {
+                continue;
+            }
+
+            while (b < blocks && _blockStarts[blockBase + b] > s)
+            {
+                b++;
+            }
+
+            if (v == VariantBound && b < blocks && _blockStarts[blockBase + b] == s)
+            {
+                int colors = _blockColors[blockBase + b] & ~(1 << a);
+                int fromVariant = BestVariant(p, a, s, false, out _);
+                while (colors != 0)
+                {
+                    int c = BitOperations.TrailingZeroCount(colors);
+                    colors &= colors - 1;
+                    if (Consider(new Transition(ItemBlock, s, fromVariant, c), any + 1 + _s[SIndex(s, c, t)], target, ref best, ref found))
+                    {
+                        return true;
+                    }
+                }
+            }
+
+            if (_color[s] != ck || ck == a || !torFits)
+            {
+                continue;
+            }
+
+            int inner = _s[SIndex(s, ck, t)];
+            int at = DIndex(p, a, s, 0);
+            if (v == VariantBound)
+            {
+                if (Consider(new Transition(ItemTorChained, s, VariantBound, ck), _d[at + VariantBound] + 1 + inner, target, ref best, ref found)
+                    || Consider(new Transition(ItemTorOff, s, BestVariant(p, a, s, false, out _), ck), any + 2 + inner, target, ref best, ref found))
+                {
+                    return true;
+                }
+            }
+            else if (v == VariantFree && inner == 0)
+            {
+                if (Consider(new Transition(ItemTorChainedFree, s, VariantFree, ck), _d[at + VariantFree] + 1, target, ref best, ref found)
+                    || (_x[s] == _freeBound && Consider(new Transition(ItemTorFree, s, BestVariant(p, a, s, false, out _), ck), any + 1, target, ref best, ref found)))
+                {
+                    return true;
+                }
+            }
+        }
+
+        if (!wholeSpan)
+        {
+            return false;
+        }
+
+        if (torFits && _color[p] == ck && ck != a)
+        {
+            int inner = ProperCostMin(p, ck, t);
+            if ((v == VariantBound && Consider(new Transition(ItemTorOff, p, 0, ck), 2 + inner, target, ref best, ref found))
+                || (v == VariantFree && inner == 0 && _x[p] == _freeBound && Consider(new Transition(ItemTorFree, p, 0, ck), 1, target, ref best, ref found)))
+            {
+                return true;
+            }
+        }
+
+        if (v == VariantBound && IsSingleEntryShape(_x[p], _x[t]))
+        {
+            int colors = SpanColors(p, t) & ~(1 << a);
+            while (colors != 0)
+            {
+                int c = BitOperations.TrailingZeroCount(colors);
+                colors &= colors - 1;
+                if (Consider(new Transition(ItemBlock, p, 0, c), 1 + ProperCostMin(p, c, t), target, ref best, ref found))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private static bool Consider(Transition candidate, int cost, int target, ref int best, ref Transition found)
+    {
+        if (cost >= Infinity)
+        {
+            return false;
+        }
+
+        if (cost < best)
+        {
+            best = cost;
+            found = candidate;
+        }
+
+        return cost == target;
+    }
+
+    private int SpanColors(int p, int t)
+    {
+        int colors = 0;
+        for (int k = p; k < t; k++)
+        {
+            colors |= 1 << _color[k];
+        }
+
+        return colors;
+    }
+
+    private int ProperCostMin(int p, int a, int t)
+    {
+        BestVariant(p, a, t, proper: true, out int cost);
+        return cost;
+    }
+
+    /// <summary>
+    /// Pushes the items of the region <c>[x_p, x_t)</c> with ambient <paramref name="a"/> ending in variant
+    /// <paramref name="v"/> onto the item stack, in address order; returns how many. With <paramref name="proper"/>
+    /// the region's own cell is read without items spanning all of it (as the program priced it for its parent).
+    /// </summary>
+    private int Reconstruct(int p, int a, int t, int v, bool proper)
+    {
+        int count = 0;
+        int first = _itemTop;
+        bool firstStep = true;
+        while (t > p)
+        {
+            bool wholeSpan = !(proper && firstStep);
+            int target = wholeSpan ? _d[DIndex(p, a, t, v)] : ProperCost(p, a, t, v);
+            if (!FindTransition(p, a, t, v, wholeSpan, target, out Transition step, out _))
+            {
+                throw new InvalidOperationException("Layered plan reconstruction failed.");
+            }
+
+            if (step.Kind != ItemSkip)
+            {
+                int slot = _itemTop++;
+                _itemKind[slot] = step.Kind;
+                _itemFrom[slot] = step.From;
+                _itemTo[slot] = t;
+                _itemColor[slot] = (byte)step.Color;
+                _itemProper[slot] = step.From == p; // a spanning item was priced with its region's proper cost
+                count++;
+            }
+
+            t = step.From;
+            v = step.FromVariant;
+            firstStep = false;
+        }
+
+        // The items were found from right to left: reverse them into address order.
+        Array.Reverse(_itemKind, first, count);
+        Array.Reverse(_itemFrom, first, count);
+        Array.Reverse(_itemTo, first, count);
+        Array.Reverse(_itemColor, first, count);
+        Array.Reverse(_itemProper, first, count);
+        return count;
+    }
+
+    /// <summary>Items from <paramref name="g"/> that form one group: a head, then TOR pieces chained to it.</summary>
+    private int GroupLength(int first, int items, int g)
+    {
+        int length = 1;
+        while (g + length < items && _itemKind[first + g + length] is ItemTorChained or ItemTorChainedFree)
+        {
+            length++;
+        }
+
+        return length;
+    }
+
+    /// <summary>Emits one group: first every child region of its items (higher priority), then its own entries.</summary>
+    private void EmitGroup(int firstItem, int length)
+    {
+        for (int i = 0; i < length; i++)
+        {
+            int slot = firstItem + i;
+            int from = _itemFrom[slot];
+            int to = _itemTo[slot];
+            int color = _itemColor[slot];
+            bool proper = _itemProper[slot];
+            int v = BestVariant(from, color, to, proper, out _);
+            int saved = _itemTop;
+            int items = Reconstruct(from, color, to, v, proper);
+            for (int g = 0; g < items;)
+            {
+                int l = GroupLength(saved, items, g);
+                EmitGroup(saved + g, l);
+                g += l;
+            }
+
+            _itemTop = saved;
+        }
+
+        for (int i = 0; i < length; i++)
+        {
+            int slot = firstItem + i;
+            ulong start = _x[_itemFrom[slot]];
+            ulong end = _x[_itemTo[slot]];
+            PmpConfigBits rights = ColorPermissions[_itemColor[slot]];
+            switch (_itemKind[slot])
+            {
+                case ItemBlock:
+                    {
+                        ulong size = end - start;
+                        bool na4 = size == PmpEncoding.WordSize;
+                        Add((na4 ? start >> PmpEncoding.AddressShift : PmpEncoding.EncodeNapot(start, size)) & _addressMask,
+                            PmpEncoding.MakeConfig(na4 ? PmpAddressMatching.Na4 : PmpAddressMatching.Napot, rights, false));
+                        break;
+                    }
+
+                case ItemTorOff:
+                    // An OFF entry holding the lower bound (Privileged ISA §3.7.1.1: TOR uses pmpaddr[i-1]; OFF matches nothing).
+                    Add((start >> PmpEncoding.AddressShift) & _addressMask, PmpConfigBits.None);
+                    Add((end >> PmpEncoding.AddressShift) & _addressMask, PmpEncoding.MakeConfig(PmpAddressMatching.Tor, rights, false));
+                    break;
+                case ItemTorFree:
+                    _freeEntry = _emitted;
+                    _freeLength = length;
+                    Add((end >> PmpEncoding.AddressShift) & _addressMask, PmpEncoding.MakeConfig(PmpAddressMatching.Tor, rights, false));
+                    break;
+                default:
+                    Add((end >> PmpEncoding.AddressShift) & _addressMask, PmpEncoding.MakeConfig(PmpAddressMatching.Tor, rights, false));
+                    break;
+            }
+        }
+    }
+
+    private void Add(ulong address, PmpConfigBits config)
+    {
+        _entryAddress[_emitted] = address;
+        _entryConfig[_emitted] = config;
+        _emitted++;
+    }
+
+    private readonly record struct Transition(byte Kind, int From, int FromVariant, int Color);
+}
