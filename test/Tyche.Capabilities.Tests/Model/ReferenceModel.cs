@@ -721,9 +721,25 @@ internal sealed class ReferenceModel
             Fail(CapabilityError.OwnsRootRegion); // fix 2: only reachable by revoking the domain that owns it
         }
 
+        if (r.BeingRevoked)
+        {
+            // Re-entered through a VITAL descendant that revoked the owner of a capability to this region: the
+            // revocation already in progress (further up the call stack) finishes it.
+            return;
+        }
+
+        r.BeingRevoked = true;
         while (r.Alive && r.Children.Count > 0)
         {
-            RevokeRegion(r.Children[0]);
+            MRegion child = r.Children[0];
+            if (child.BeingRevoked)
+            {
+                // A descendant's revocation re-entered here: this region is finished once that descendant is gone.
+                r.DeferredRevoke = true;
+                return;
+            }
+
+            RevokeRegion(child);
         }
 
         if (!r.Alive)
@@ -750,6 +766,13 @@ internal sealed class ReferenceModel
         if ((r.Ops & MemoryOperations.Cleanup) != 0 && ((r.Ops & MemoryOperations.Write) != 0 || (r.Cleanup & CleanupPolicy.Flush) != 0))
         {
             Push(new MUpdate { Kind = UpdateKind.Cleanup, Start = r.Start, End = r.End, Policy = r.Cleanup });
+        }
+
+        if (r.Parent is { Alive: true, DeferredRevoke: true } parent)
+        {
+            parent.DeferredRevoke = false;
+            parent.BeingRevoked = false;
+            RevokeRegion(parent);
         }
     }
 
@@ -1178,6 +1201,12 @@ internal sealed class MRegion
     public MDomain Owner = null!;
     public MRegion? Parent;
     public bool IsRoot, IsCarve, Confidential, Alive = true;
+
+    /// <summary>A revocation of this region is in progress further up the call stack (re-entry through VITAL).</summary>
+    public bool BeingRevoked;
+
+    /// <summary>Re-entered while a descendant was being revoked: revoked again once that descendant is gone.</summary>
+    public bool DeferredRevoke;
     public ulong Start, End;
     public MemoryOperations Ops;
     public CleanupPolicy Cleanup;

@@ -39,6 +39,22 @@ public sealed class ModelBasedTests(ITestOutputHelper output)
     public void Random_sequences_on_larger_pools_match_the_reference_model() =>
         RunMany(Medium, TestSeeds.Sequences(ci: 500, local: 500), minSteps: 60, maxSteps: 120, salt: 0x5eed);
 
+    /// <summary>
+    /// Pinned regression (found by a random run): revoking an alias whose subtree holds a VITAL carve of a child that
+    /// owns a root region, and a VITAL carve of the running caller. The VITAL revocation re-enters the alias being
+    /// revoked through the child's table; the revocation in progress finishes it, so the child's root region is met
+    /// first and the error is OwnsRootRegion (not DomainRunning), with nothing changed.
+    /// </summary>
+    [Fact]
+    public void A_vital_descendant_re_entering_a_region_being_revoked_reports_the_first_failure_in_slot_order()
+    {
+        const ulong seed = 12154957183318412234;
+        var harness = new ModelHarness(Medium, seed, devices: false);
+        int steps = 60 + (int)(seed % 61);
+        harness.Run(steps);
+        Assert.True(steps > 111, "the sequence reaches the re-entrant cascade at step 111");
+    }
+
     private void RunMany(EngineCapacities capacities, int sequences, int minSteps, int maxSteps, ulong salt)
     {
         ulong? replay = TestSeeds.Replay;
