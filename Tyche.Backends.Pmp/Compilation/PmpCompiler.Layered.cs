@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 using System;
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Tyche.Backends.Pmp;
 
@@ -75,7 +77,6 @@ public sealed partial class PmpCompiler
     private readonly int[] _rowEndByAmbient = new int[MaxSegments * Colors]; // the last t row p is needed for, per ambient colour
     private readonly int[] _d = new int[MaxSegments * Colors * MaxPositions * Variants];
     private readonly int[] _s = new int[MaxSegments * Colors * MaxPositions];
-    private readonly int[] _proper = new int[Colors];
     private int _positions; // n + 1: boundaries x_0 = 0 … x_n = 2^PhysicalAddressBits
     private readonly Run[] _plannedRuns = new Run[PmpEncoding.MaxEntries]; // the runs the tables were filled for
     private int _plannedRunCount = -1;
@@ -193,15 +194,12 @@ public sealed partial class PmpCompiler
         }
 
         _positions = n + 1;
+        Span<int> lastSame = stackalloc int[Colors];
+        lastSame.Fill(-1);
         for (int k = 0; k < n; k++)
         {
-            int prev = k - 1;
-            while (prev >= 0 && _color[prev] != _color[k])
-            {
-                prev--;
-            }
-
-            _prevSame[k] = prev;
+            _prevSame[k] = lastSame[_color[k]];
+            lastSame[_color[k]] = k;
         }
 
         // Row p is needed for its own colour (TOR pieces from p), for none at p = 0 (the whole space), and for the
@@ -261,10 +259,29 @@ public sealed partial class PmpCompiler
     }
 
     /// <summary>Computes <c>D[p, a, t, ·]</c> for the ambient colours and ends row p is needed for (rows p' &gt; p are complete).</summary>
+    /// <remarks>
+    /// The hot loop of the planner: it reads the tables through references (no bounds checks; every index is below
+    /// the current problem's stride, checked by <see cref="BuildSegments"/>), walks only the ambient colours the row
+    /// needs, and keeps the row's base offsets in locals.
+    /// </remarks>
     private void FillRow(int p)
     {
+        int positions = _positions;
         int ambients = _rowAmbients[p];
         int end = _rowEnd[p];
+        ref int sTable = ref MemoryMarshal.GetArrayDataReference(_s);
+        ref int dTable = ref MemoryMarshal.GetArrayDataReference(_d);
+        ref byte colorOf = ref MemoryMarshal.GetArrayDataReference(_color);
+        ref int prevSame = ref MemoryMarshal.GetArrayDataReference(_prevSame);
+        ref ulong x = ref MemoryMarshal.GetArrayDataReference(_x);
+        ref int blockStarts = ref MemoryMarshal.GetArrayDataReference(_blockStarts);
+        ref byte blockColors = ref MemoryMarshal.GetArrayDataReference(_blockColors);
+        ref byte blockStartCount = ref MemoryMarshal.GetArrayDataReference(_blockStartCount);
+        Span<int> proper = stackalloc int[Colors];
+        Span<int> rowEnds = stackalloc int[Colors];
+        _rowEndByAmbient.AsSpan(p * Colors, Colors).CopyTo(rowEnds);
+        int colorStride = positions; // S[p, a, ·] rows are positions apart, S[p, ·, ·] blocks Colors·positions apart
+        int pStride = Colors * positions;
         for (int a = 0; a < Colors; a++)
         {
             if ((ambients & (1 << a)) == 0)
@@ -273,52 +290,61 @@ public sealed partial class PmpCompiler
             }
 
             int i = DIndex(p, a, p, 0);
-            _d[i] = 0;
-            _d[i + 1] = Infinity;
-            _d[i + 2] = Infinity;
-            _s[SIndex(p, a, p)] = 0;
+            Unsafe.Add(ref dTable, i) = 0;
+            Unsafe.Add(ref dTable, i + 1) = Infinity;
+            Unsafe.Add(ref dTable, i + 2) = Infinity;
+            Unsafe.Add(ref sTable, SIndex(p, a, p)) = 0;
         }
 
+        ulong xp = Unsafe.Add(ref x, p);
+        int cp = Unsafe.Add(ref colorOf, p);
         for (int t = p + 1; t <= end; t++)
         {
             int k = t - 1;
-            int ck = _color[k];
-            bool torFits = (_x[t] >> PmpEncoding.AddressShift) <= _addressMask;
-            int blocks = _blockStartCount[t];
+            int ck = Unsafe.Add(ref colorOf, k);
+            ulong xt = Unsafe.Add(ref x, t);
+            bool torFits = (xt >> PmpEncoding.AddressShift) <= _addressMask;
+            int blocks = Unsafe.Add(ref blockStartCount, t);
             int blockBase = t * MaxBlockStarts;
+            int live = 0; // ambient colours this (p, t) is needed for
             for (int a = 0; a < Colors; a++)
             {
-                if ((ambients & (1 << a)) == 0 || t > _rowEndByAmbient[(p * Colors) + a])
+                if ((ambients & (1 << a)) == 0 || t > rowEnds[a])
                 {
                     continue;
                 }
 
+                live |= 1 << a;
                 int d0 = Infinity, d1 = Infinity, d2 = Infinity;
-                int row = SIndex(p, a, 0);
-                int drow = DIndex(p, a, 0, 0);
+                int row = ((p * Colors) + a) * colorStride; // S[p, a, 0]
+                int drow = row * Variants; // D[p, a, 0, 0]
                 if (ck == a)
                 {
-                    d0 = _s[row + k];
+                    d0 = Unsafe.Add(ref sTable, row + k);
                 }
                 else if (torFits)
                 {
-                    for (int s = k; s > p; s = _prevSame[s])
+                    int innerBase = (ck * colorStride) + t; // S[s, ck, t] = innerBase + s·pStride
+                    for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
                     {
-                        int any = _s[row + s];
+                        int any = Unsafe.Add(ref sTable, row + s);
                         if (any >= Infinity)
                         {
                             continue;
                         }
 
-                        int inner = _s[SIndex(s, ck, t)];
+                        int inner = Unsafe.Add(ref sTable, innerBase + (s * pStride));
                         int at = drow + (s * Variants);
-                        d1 = Math.Min(d1, Math.Min(_d[at + VariantBound] + 1, any + 2) + inner);
+                        int chained = Unsafe.Add(ref dTable, at + VariantBound) + 1;
+                        int candidate = (chained < any + 2 ? chained : any + 2) + inner;
+                        d1 = candidate < d1 ? candidate : d1;
                         if (inner == 0)
                         {
-                            d2 = Math.Min(d2, _d[at + VariantFree] + 1);
-                            if (_x[s] == _freeBound)
+                            int free = Unsafe.Add(ref dTable, at + VariantFree) + 1;
+                            d2 = free < d2 ? free : d2;
+                            if (Unsafe.Add(ref x, s) == _freeBound && any + 1 < d2)
                             {
-                                d2 = Math.Min(d2, any + 1);
+                                d2 = any + 1;
                             }
                         }
                     }
@@ -326,63 +352,65 @@ public sealed partial class PmpCompiler
 
                 for (int b = 0; b < blocks; b++)
                 {
-                    int s = _blockStarts[blockBase + b];
+                    int s = Unsafe.Add(ref blockStarts, blockBase + b);
                     if (s <= p)
                     {
                         break; // starts are listed from t−1 downwards
                     }
 
-                    int any = _s[row + s];
+                    int any = Unsafe.Add(ref sTable, row + s);
                     if (any >= Infinity)
                     {
                         continue;
                     }
 
-                    int colors = _blockColors[blockBase + b] & ~(1 << a);
+                    int colors = Unsafe.Add(ref blockColors, blockBase + b) & ~(1 << a);
+                    int innerBase = (s * pStride) + t;
                     while (colors != 0)
                     {
                         int c = BitOperations.TrailingZeroCount(colors);
                         colors &= colors - 1;
-                        d1 = Math.Min(d1, any + 1 + _s[SIndex(s, c, t)]);
+                        int candidate = any + 1 + Unsafe.Add(ref sTable, innerBase + (c * colorStride));
+                        d1 = candidate < d1 ? candidate : d1;
                     }
                 }
 
                 int i = drow + (t * Variants);
-                _d[i] = d0;
-                _d[i + 1] = d1;
-                _d[i + 2] = d2;
-                _proper[a] = Math.Min(d0, Math.Min(d1, d2));
+                Unsafe.Add(ref dTable, i) = d0;
+                Unsafe.Add(ref dTable, i + 1) = d1;
+                Unsafe.Add(ref dTable, i + 2) = d2;
+                proper[a] = Math.Min(d0, Math.Min(d1, d2));
             }
 
             // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block.
-            bool spanTor = torFits && _color[p] == ck;
+            bool spanTor = torFits && cp == ck;
             int spanColors = 0;
-            if (blocks > 0 && IsSingleEntryShape(_x[p], _x[t]))
+            if (blocks > 0 && IsSingleEntryShape(xp, xt))
             {
                 for (int b = 0; b < blocks; b++)
                 {
-                    if (_blockStarts[blockBase + b] == p)
+                    if (Unsafe.Add(ref blockStarts, blockBase + b) == p)
                     {
-                        spanColors = _blockColors[blockBase + b];
+                        spanColors = Unsafe.Add(ref blockColors, blockBase + b);
                     }
                 }
             }
 
-            for (int a = 0; a < Colors; a++)
+            while (live != 0)
             {
-                if ((ambients & (1 << a)) == 0 || t > _rowEndByAmbient[(p * Colors) + a])
-                {
-                    continue;
-                }
-
-                int i = DIndex(p, a, t, 0);
+                int a = BitOperations.TrailingZeroCount(live);
+                live &= live - 1;
+                int row = ((p * Colors) + a) * colorStride;
+                int i = ((row + t) * Variants);
+                ref int d1Ref = ref Unsafe.Add(ref dTable, i + 1);
+                ref int d2Ref = ref Unsafe.Add(ref dTable, i + 2);
                 if (spanTor && ck != a)
                 {
-                    int inner = _proper[ck];
-                    _d[i + 1] = Math.Min(_d[i + 1], 2 + inner);
-                    if (inner == 0 && _x[p] == _freeBound)
+                    int inner = proper[ck];
+                    d1Ref = Math.Min(d1Ref, 2 + inner);
+                    if (inner == 0 && xp == _freeBound)
                     {
-                        _d[i + 2] = Math.Min(_d[i + 2], 1);
+                        d2Ref = Math.Min(d2Ref, 1);
                     }
                 }
 
@@ -391,10 +419,10 @@ public sealed partial class PmpCompiler
                 {
                     int c = BitOperations.TrailingZeroCount(colors);
                     colors &= colors - 1;
-                    _d[i + 1] = Math.Min(_d[i + 1], 1 + _proper[c]);
+                    d1Ref = Math.Min(d1Ref, 1 + proper[c]);
                 }
 
-                _s[SIndex(p, a, t)] = Math.Min(_d[i], Math.Min(_d[i + 1], _d[i + 2]));
+                Unsafe.Add(ref sTable, row + t) = Math.Min(Unsafe.Add(ref dTable, i), Math.Min(d1Ref, d2Ref));
             }
         }
     }
