@@ -77,6 +77,12 @@ public sealed partial class PmpCompiler
     private readonly int[] _rowEndByAmbient = new int[MaxSegments * Colors]; // the last t row p is needed for, per ambient colour
     private readonly int[] _d = new int[MaxSegments * Colors * MaxPositions * Variants];
     private readonly int[] _s = new int[MaxSegments * Colors * MaxPositions];
+
+    // Per-row scratch of FillRow, indexed [a, s] for the row p being filled: the cost before a TOR piece starting at x_s
+    // that is bounded by an OFF entry or chained (min(D[p, a, s, bound] + 1, S[p, a, s] + 2)), and before one in the free
+    // chain (min(D[p, a, s, free] + 1, S[p, a, s] + 1 when x_s is the free bound)).
+    private readonly int[] _chainBefore = new int[Colors * MaxPositions];
+    private readonly int[] _freeBefore = new int[Colors * MaxPositions];
     private int _positions; // n + 1: boundaries x_0 = 0 … x_n = 2^PhysicalAddressBits
     private readonly Run[] _plannedRuns = new Run[PmpEncoding.MaxEntries]; // the runs the tables were filled for
     private int _plannedRunCount = -1;
@@ -143,7 +149,7 @@ public sealed partial class PmpCompiler
     /// </summary>
     private int PlanLayeredOnce(int runCount)
     {
-        if (_plannedRunCount == runCount && _runs.AsSpan(0, runCount).SequenceEqual(_plannedRuns.AsSpan(0, runCount)))
+        if (_plannedRunCount == runCount && SameAsPlanned(runCount))
         {
             return _plannedCost;
         }
@@ -154,6 +160,25 @@ public sealed partial class PmpCompiler
         _plannedRunCount = runCount;
         _plannedCost = cost;
         return cost;
+    }
+
+    /// <summary>
+    /// Whether the stored runs are the planned ones, compared field by field (<c>SequenceEqual</c> on the record struct
+    /// would go through <c>EqualityComparer&lt;Run&gt;.Default</c>, which allocates when first created).
+    /// </summary>
+    private bool SameAsPlanned(int runCount)
+    {
+        for (int i = 0; i < runCount; i++)
+        {
+            Run a = _runs[i];
+            Run b = _plannedRuns[i];
+            if (a.Start != b.Start || a.End != b.End || a.Config != b.Config)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Builds the elementary segments from the stored runs and fills the program's tables; returns the fewest entries.</summary>
@@ -238,14 +263,18 @@ public sealed partial class PmpCompiler
 
                 if (IsSingleEntryShape(_x[s], _x[t]))
                 {
+                    // No TOR entry ends at the top of the address space (its pmpaddr would need one bit more than the
+                    // implemented width), so inside the nearest block ending there nothing can paint the last segment:
+                    // that block is only useful in the last segment's colour (any other costs at least Infinity).
+                    int useful = count == 0 && t == n ? 1 << _color[n - 1] : colors;
                     _blockStarts[(t * MaxBlockStarts) + count] = s;
-                    _blockColors[(t * MaxBlockStarts) + count] = (byte)colors;
+                    _blockColors[(t * MaxBlockStarts) + count] = (byte)useful;
                     count++;
-                    _rowAmbients[s] |= (byte)colors;
+                    _rowAmbients[s] |= (byte)useful;
                     _rowEnd[s] = Math.Max(_rowEnd[s], t);
                     for (int c = 0; c < Colors; c++)
                     {
-                        if ((colors & (1 << c)) != 0)
+                        if ((useful & (1 << c)) != 0)
                         {
                             int at = (s * Colors) + c;
                             _rowEndByAmbient[at] = Math.Max(_rowEndByAmbient[at], t);
@@ -277,6 +306,9 @@ public sealed partial class PmpCompiler
         ref int blockStarts = ref MemoryMarshal.GetArrayDataReference(_blockStarts);
         ref byte blockColors = ref MemoryMarshal.GetArrayDataReference(_blockColors);
         ref byte blockStartCount = ref MemoryMarshal.GetArrayDataReference(_blockStartCount);
+        ref int chainBefore = ref MemoryMarshal.GetArrayDataReference(_chainBefore);
+        ref int freeBefore = ref MemoryMarshal.GetArrayDataReference(_freeBefore);
+        ulong freeBound = _freeBound;
         Span<int> proper = stackalloc int[Colors];
         Span<int> rowEnds = stackalloc int[Colors];
         _rowEndByAmbient.AsSpan(p * Colors, Colors).CopyTo(rowEnds);
@@ -294,6 +326,8 @@ public sealed partial class PmpCompiler
             Unsafe.Add(ref dTable, i + 1) = Infinity;
             Unsafe.Add(ref dTable, i + 2) = Infinity;
             Unsafe.Add(ref sTable, SIndex(p, a, p)) = 0;
+            Unsafe.Add(ref chainBefore, (a * MaxPositions) + p) = 2;
+            Unsafe.Add(ref freeBefore, (a * MaxPositions) + p) = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_x), p) == freeBound ? 1 : Infinity;
         }
 
         ulong xp = Unsafe.Add(ref x, p);
@@ -304,8 +338,24 @@ public sealed partial class PmpCompiler
             int ck = Unsafe.Add(ref colorOf, k);
             ulong xt = Unsafe.Add(ref x, t);
             bool torFits = (xt >> PmpEncoding.AddressShift) <= _addressMask;
-            int blocks = Unsafe.Add(ref blockStartCount, t);
             int blockBase = t * MaxBlockStarts;
+            int blocks = 0; // blocks [x_s, x_t) with p < s (listed from t−1 downwards)
+            int spanColors = 0; // the block [x_p, x_t) when there is one, in the colours the program prices it
+            int listed = Unsafe.Add(ref blockStartCount, t);
+            while (blocks < listed && Unsafe.Add(ref blockStarts, blockBase + blocks) > p)
+            {
+                blocks++;
+            }
+
+            if (blocks < listed && Unsafe.Add(ref blockStarts, blockBase + blocks) == p)
+            {
+                spanColors = Unsafe.Add(ref blockColors, blockBase + blocks);
+            }
+
+            // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block. Without
+            // them (the usual case) every ambient's cell is final after one pass.
+            bool spanTor = torFits && cp == ck;
+            bool span = spanTor || spanColors != 0;
             int live = 0; // ambient colours this (p, t) is needed for
             for (int a = 0; a < Colors; a++)
             {
@@ -324,28 +374,20 @@ public sealed partial class PmpCompiler
                 }
                 else if (torFits)
                 {
-                    int innerBase = (ck * colorStride) + t; // S[s, ck, t] = innerBase + s·pStride
+                    // A TOR piece [x_s, x_t) of colour ck after the cells of this row up to s (an unreachable cell has
+                    // every variant at Infinity, so its candidates exceed Infinity and change nothing).
+                    ref int inner0 = ref Unsafe.Add(ref sTable, (ck * colorStride) + t); // S[s, ck, t] = inner0[s·pStride]
+                    ref int chainRow = ref Unsafe.Add(ref chainBefore, a * MaxPositions);
+                    ref int freeRow = ref Unsafe.Add(ref freeBefore, a * MaxPositions);
                     for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
                     {
-                        int any = Unsafe.Add(ref sTable, row + s);
-                        if (any >= Infinity)
-                        {
-                            continue;
-                        }
-
-                        int inner = Unsafe.Add(ref sTable, innerBase + (s * pStride));
-                        int at = drow + (s * Variants);
-                        int chained = Unsafe.Add(ref dTable, at + VariantBound) + 1;
-                        int candidate = (chained < any + 2 ? chained : any + 2) + inner;
+                        int inner = Unsafe.Add(ref inner0, s * pStride);
+                        int candidate = Unsafe.Add(ref chainRow, s) + inner;
                         d1 = candidate < d1 ? candidate : d1;
                         if (inner == 0)
                         {
-                            int free = Unsafe.Add(ref dTable, at + VariantFree) + 1;
+                            int free = Unsafe.Add(ref freeRow, s);
                             d2 = free < d2 ? free : d2;
-                            if (Unsafe.Add(ref x, s) == _freeBound && any + 1 < d2)
-                            {
-                                d2 = any + 1;
-                            }
                         }
                     }
                 }
@@ -353,11 +395,6 @@ public sealed partial class PmpCompiler
                 for (int b = 0; b < blocks; b++)
                 {
                     int s = Unsafe.Add(ref blockStarts, blockBase + b);
-                    if (s <= p)
-                    {
-                        break; // starts are listed from t−1 downwards
-                    }
-
                     int any = Unsafe.Add(ref sTable, row + s);
                     if (any >= Infinity)
                     {
@@ -379,21 +416,17 @@ public sealed partial class PmpCompiler
                 Unsafe.Add(ref dTable, i) = d0;
                 Unsafe.Add(ref dTable, i + 1) = d1;
                 Unsafe.Add(ref dTable, i + 2) = d2;
-                proper[a] = Math.Min(d0, Math.Min(d1, d2));
+                int best = d0 < d1 ? d0 : d1;
+                best = best < d2 ? best : d2;
+                proper[a] = best;
+                Unsafe.Add(ref sTable, row + t) = best;
+                Unsafe.Add(ref chainBefore, (a * MaxPositions) + t) = Math.Min(d1 + 1, best + 2);
+                Unsafe.Add(ref freeBefore, (a * MaxPositions) + t) = Math.Min(d2 + 1, xt == freeBound ? best + 1 : Infinity);
             }
 
-            // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block.
-            bool spanTor = torFits && cp == ck;
-            int spanColors = 0;
-            if (blocks > 0 && IsSingleEntryShape(xp, xt))
+            if (!span)
             {
-                for (int b = 0; b < blocks; b++)
-                {
-                    if (Unsafe.Add(ref blockStarts, blockBase + b) == p)
-                    {
-                        spanColors = Unsafe.Add(ref blockColors, blockBase + b);
-                    }
-                }
+                continue;
             }
 
             while (live != 0)
@@ -401,7 +434,7 @@ public sealed partial class PmpCompiler
                 int a = BitOperations.TrailingZeroCount(live);
                 live &= live - 1;
                 int row = ((p * Colors) + a) * colorStride;
-                int i = ((row + t) * Variants);
+                int i = (row + t) * Variants;
                 ref int d1Ref = ref Unsafe.Add(ref dTable, i + 1);
                 ref int d2Ref = ref Unsafe.Add(ref dTable, i + 2);
                 if (spanTor && ck != a)
@@ -422,7 +455,10 @@ public sealed partial class PmpCompiler
                     d1Ref = Math.Min(d1Ref, 1 + proper[c]);
                 }
 
-                Unsafe.Add(ref sTable, row + t) = Math.Min(Unsafe.Add(ref dTable, i), Math.Min(d1Ref, d2Ref));
+                int final = Math.Min(Unsafe.Add(ref dTable, i), Math.Min(d1Ref, d2Ref));
+                Unsafe.Add(ref sTable, row + t) = final;
+                Unsafe.Add(ref chainBefore, (a * MaxPositions) + t) = Math.Min(d1Ref + 1, final + 2);
+                Unsafe.Add(ref freeBefore, (a * MaxPositions) + t) = Math.Min(d2Ref + 1, xt == freeBound ? final + 1 : Infinity);
             }
         }
     }
@@ -628,7 +664,7 @@ public sealed partial class PmpCompiler
 
         if (v == VariantBound && IsSingleEntryShape(_x[p], _x[t]))
         {
-            int colors = SpanColors(p, t) & ~(1 << a);
+            int colors = ListedSpanColors(p, t) & ~(1 << a);
             while (colors != 0)
             {
                 int c = BitOperations.TrailingZeroCount(colors);
@@ -659,15 +695,19 @@ public sealed partial class PmpCompiler
         return cost == target;
     }
 
-    private int SpanColors(int p, int t)
+    /// <summary>The colours the program priced the block <c>[x_p, x_t)</c> in (0 when it is not listed).</summary>
+    private int ListedSpanColors(int p, int t)
     {
-        int colors = 0;
-        for (int k = p; k < t; k++)
+        int blockBase = t * MaxBlockStarts;
+        for (int b = 0; b < _blockStartCount[t]; b++)
         {
-            colors |= 1 << _color[k];
+            if (_blockStarts[blockBase + b] == p)
+            {
+                return _blockColors[blockBase + b];
+            }
         }
 
-        return colors;
+        return 0;
     }
 
     private int ProperCostMin(int p, int a, int t)
