@@ -30,7 +30,10 @@ namespace Tyche.Backends.Pmp;
 /// as a piece instead), a block's colour is one shown inside it (a block fully painted over could take any of those),
 /// and a piece never has its region's ambient colour (an OFF entry bounds as well). Items spanning the whole region use
 /// the region's cost without such an item (painting a span twice never pays), which orders the recursion. Rows are
-/// filled only for the ambient colours and ends some item can ask for. Time O(n²·(n + L)·6) for n segments and L
+/// filled only for the ambient colours and ends some item can ask for; no TOR entry ends at the top of the address
+/// space (its <c>pmpaddr</c> would need one more bit), so the nearest block ending there is priced only in the last
+/// segment's colour (in any other, nothing could paint that segment inside it), which drops the whole-space block's
+/// rows for domains that leave the top of memory unmapped. Time O(n²·(n + L)·6) for n segments and L
 /// address bits; memory O(n²·6) preallocated; the tables are reused when the same runs are planned again. The
 /// restrictions are argued, not proven; the exhaustive tests (every encoding, 8 grains) find no map where they lose.</para>
 /// </remarks>
@@ -266,7 +269,7 @@ public sealed partial class PmpCompiler
                     // No TOR entry ends at the top of the address space (its pmpaddr would need one bit more than the
                     // implemented width), so inside the nearest block ending there nothing can paint the last segment:
                     // that block is only useful in the last segment's colour (any other costs at least Infinity).
-                    int useful = count == 0 && t == n ? 1 << _color[n - 1] : colors;
+                    int useful = count == 0 && (_x[t] >> PmpEncoding.AddressShift) > _addressMask ? 1 << _color[t - 1] : colors;
                     _blockStarts[(t * MaxBlockStarts) + count] = s;
                     _blockColors[(t * MaxBlockStarts) + count] = (byte)useful;
                     count++;
@@ -332,6 +335,7 @@ public sealed partial class PmpCompiler
 
         ulong xp = Unsafe.Add(ref x, p);
         int cp = Unsafe.Add(ref colorOf, p);
+        int alive = ambients;
         for (int t = p + 1; t <= end; t++)
         {
             int k = t - 1;
@@ -356,15 +360,22 @@ public sealed partial class PmpCompiler
             // them (the usual case) every ambient's cell is final after one pass.
             bool spanTor = torFits && cp == ck;
             bool span = spanTor || spanColors != 0;
-            int live = 0; // ambient colours this (p, t) is needed for
-            for (int a = 0; a < Colors; a++)
+            // The ambient colours this (p, t) is needed for (a colour's row ends for good at its last end).
+            int scan = alive;
+            while (scan != 0)
             {
-                if ((ambients & (1 << a)) == 0 || t > rowEnds[a])
+                int a = BitOperations.TrailingZeroCount(scan);
+                scan &= scan - 1;
+                if (t > rowEnds[a])
                 {
-                    continue;
+                    alive &= ~(1 << a);
                 }
+            }
 
-                live |= 1 << a;
+            int live = alive;
+            for (int pending = alive; pending != 0; pending &= pending - 1)
+            {
+                int a = BitOperations.TrailingZeroCount(pending);
                 int d0 = Infinity, d1 = Infinity, d2 = Infinity;
                 int row = ((p * Colors) + a) * colorStride; // S[p, a, 0]
                 int drow = row * Variants; // D[p, a, 0, 0]
