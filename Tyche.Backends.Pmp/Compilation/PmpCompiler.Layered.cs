@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 using System;
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Tyche.Backends.Pmp;
 
@@ -28,7 +30,10 @@ namespace Tyche.Backends.Pmp;
 /// as a piece instead), a block's colour is one shown inside it (a block fully painted over could take any of those),
 /// and a piece never has its region's ambient colour (an OFF entry bounds as well). Items spanning the whole region use
 /// the region's cost without such an item (painting a span twice never pays), which orders the recursion. Rows are
-/// filled only for the ambient colours and ends some item can ask for. Time O(n²·(n + L)·6) for n segments and L
+/// filled only for the ambient colours and ends some item can ask for; no TOR entry ends at the top of the address
+/// space (its <c>pmpaddr</c> would need one more bit), so the nearest block ending there is priced only in the last
+/// segment's colour (in any other, nothing could paint that segment inside it), which drops the whole-space block's
+/// rows for domains that leave the top of memory unmapped. Time O(n²·(n + L)·6) for n segments and L
 /// address bits; memory O(n²·6) preallocated; the tables are reused when the same runs are planned again. The
 /// restrictions are argued, not proven; the exhaustive tests (every encoding, 8 grains) find no map where they lose.</para>
 /// </remarks>
@@ -75,7 +80,12 @@ public sealed partial class PmpCompiler
     private readonly int[] _rowEndByAmbient = new int[MaxSegments * Colors]; // the last t row p is needed for, per ambient colour
     private readonly int[] _d = new int[MaxSegments * Colors * MaxPositions * Variants];
     private readonly int[] _s = new int[MaxSegments * Colors * MaxPositions];
-    private readonly int[] _proper = new int[Colors];
+
+    // Per-row scratch of FillRow, indexed [a, s] for the row p being filled: the cost before a TOR piece starting at x_s
+    // that is bounded by an OFF entry or chained (min(D[p, a, s, bound] + 1, S[p, a, s] + 2)), and before one in the free
+    // chain (min(D[p, a, s, free] + 1, S[p, a, s] + 1 when x_s is the free bound)).
+    private readonly int[] _chainBefore = new int[Colors * MaxPositions];
+    private readonly int[] _freeBefore = new int[Colors * MaxPositions];
     private int _positions; // n + 1: boundaries x_0 = 0 … x_n = 2^PhysicalAddressBits
     private readonly Run[] _plannedRuns = new Run[PmpEncoding.MaxEntries]; // the runs the tables were filled for
     private int _plannedRunCount = -1;
@@ -142,7 +152,7 @@ public sealed partial class PmpCompiler
     /// </summary>
     private int PlanLayeredOnce(int runCount)
     {
-        if (_plannedRunCount == runCount && _runs.AsSpan(0, runCount).SequenceEqual(_plannedRuns.AsSpan(0, runCount)))
+        if (_plannedRunCount == runCount && SameAsPlanned(runCount))
         {
             return _plannedCost;
         }
@@ -153,6 +163,25 @@ public sealed partial class PmpCompiler
         _plannedRunCount = runCount;
         _plannedCost = cost;
         return cost;
+    }
+
+    /// <summary>
+    /// Whether the stored runs are the planned ones, compared field by field (<c>SequenceEqual</c> on the record struct
+    /// would go through <c>EqualityComparer&lt;Run&gt;.Default</c>, which allocates when first created).
+    /// </summary>
+    private bool SameAsPlanned(int runCount)
+    {
+        for (int i = 0; i < runCount; i++)
+        {
+            Run a = _runs[i];
+            Run b = _plannedRuns[i];
+            if (a.Start != b.Start || a.End != b.End || a.Config != b.Config)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Builds the elementary segments from the stored runs and fills the program's tables; returns the fewest entries.</summary>
@@ -193,15 +222,12 @@ public sealed partial class PmpCompiler
         }
 
         _positions = n + 1;
+        Span<int> lastSame = stackalloc int[Colors];
+        lastSame.Fill(-1);
         for (int k = 0; k < n; k++)
         {
-            int prev = k - 1;
-            while (prev >= 0 && _color[prev] != _color[k])
-            {
-                prev--;
-            }
-
-            _prevSame[k] = prev;
+            _prevSame[k] = lastSame[_color[k]];
+            lastSame[_color[k]] = k;
         }
 
         // Row p is needed for its own colour (TOR pieces from p), for none at p = 0 (the whole space), and for the
@@ -240,14 +266,18 @@ public sealed partial class PmpCompiler
 
                 if (IsSingleEntryShape(_x[s], _x[t]))
                 {
+                    // No TOR entry ends at the top of the address space (its pmpaddr would need one bit more than the
+                    // implemented width), so inside the nearest block ending there nothing can paint the last segment:
+                    // that block is only useful in the last segment's colour (any other costs at least Infinity).
+                    int useful = count == 0 && (_x[t] >> PmpEncoding.AddressShift) > _addressMask ? 1 << _color[t - 1] : colors;
                     _blockStarts[(t * MaxBlockStarts) + count] = s;
-                    _blockColors[(t * MaxBlockStarts) + count] = (byte)colors;
+                    _blockColors[(t * MaxBlockStarts) + count] = (byte)useful;
                     count++;
-                    _rowAmbients[s] |= (byte)colors;
+                    _rowAmbients[s] |= (byte)useful;
                     _rowEnd[s] = Math.Max(_rowEnd[s], t);
                     for (int c = 0; c < Colors; c++)
                     {
-                        if ((colors & (1 << c)) != 0)
+                        if ((useful & (1 << c)) != 0)
                         {
                             int at = (s * Colors) + c;
                             _rowEndByAmbient[at] = Math.Max(_rowEndByAmbient[at], t);
@@ -261,10 +291,32 @@ public sealed partial class PmpCompiler
     }
 
     /// <summary>Computes <c>D[p, a, t, ·]</c> for the ambient colours and ends row p is needed for (rows p' &gt; p are complete).</summary>
+    /// <remarks>
+    /// The hot loop of the planner: it reads the tables through references (no bounds checks; every index is below
+    /// the current problem's stride, checked by <see cref="BuildSegments"/>), walks only the ambient colours the row
+    /// needs, and keeps the row's base offsets in locals.
+    /// </remarks>
     private void FillRow(int p)
     {
+        int positions = _positions;
         int ambients = _rowAmbients[p];
         int end = _rowEnd[p];
+        ref int sTable = ref MemoryMarshal.GetArrayDataReference(_s);
+        ref int dTable = ref MemoryMarshal.GetArrayDataReference(_d);
+        ref byte colorOf = ref MemoryMarshal.GetArrayDataReference(_color);
+        ref int prevSame = ref MemoryMarshal.GetArrayDataReference(_prevSame);
+        ref ulong x = ref MemoryMarshal.GetArrayDataReference(_x);
+        ref int blockStarts = ref MemoryMarshal.GetArrayDataReference(_blockStarts);
+        ref byte blockColors = ref MemoryMarshal.GetArrayDataReference(_blockColors);
+        ref byte blockStartCount = ref MemoryMarshal.GetArrayDataReference(_blockStartCount);
+        ref int chainBefore = ref MemoryMarshal.GetArrayDataReference(_chainBefore);
+        ref int freeBefore = ref MemoryMarshal.GetArrayDataReference(_freeBefore);
+        ulong freeBound = _freeBound;
+        Span<int> proper = stackalloc int[Colors];
+        Span<int> rowEnds = stackalloc int[Colors];
+        _rowEndByAmbient.AsSpan(p * Colors, Colors).CopyTo(rowEnds);
+        int colorStride = positions; // S[p, a, ·] rows are positions apart, S[p, ·, ·] blocks Colors·positions apart
+        int pStride = Colors * positions;
         for (int a = 0; a < Colors; a++)
         {
             if ((ambients & (1 << a)) == 0)
@@ -273,116 +325,136 @@ public sealed partial class PmpCompiler
             }
 
             int i = DIndex(p, a, p, 0);
-            _d[i] = 0;
-            _d[i + 1] = Infinity;
-            _d[i + 2] = Infinity;
-            _s[SIndex(p, a, p)] = 0;
+            Unsafe.Add(ref dTable, i) = 0;
+            Unsafe.Add(ref dTable, i + 1) = Infinity;
+            Unsafe.Add(ref dTable, i + 2) = Infinity;
+            Unsafe.Add(ref sTable, SIndex(p, a, p)) = 0;
+            Unsafe.Add(ref chainBefore, (a * MaxPositions) + p) = 2;
+            Unsafe.Add(ref freeBefore, (a * MaxPositions) + p) = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_x), p) == freeBound ? 1 : Infinity;
         }
 
+        ulong xp = Unsafe.Add(ref x, p);
+        int cp = Unsafe.Add(ref colorOf, p);
+        int alive = ambients;
         for (int t = p + 1; t <= end; t++)
         {
             int k = t - 1;
-            int ck = _color[k];
-            bool torFits = (_x[t] >> PmpEncoding.AddressShift) <= _addressMask;
-            int blocks = _blockStartCount[t];
+            int ck = Unsafe.Add(ref colorOf, k);
+            ulong xt = Unsafe.Add(ref x, t);
+            bool torFits = (xt >> PmpEncoding.AddressShift) <= _addressMask;
             int blockBase = t * MaxBlockStarts;
-            for (int a = 0; a < Colors; a++)
+            int blocks = 0; // blocks [x_s, x_t) with p < s (listed from t−1 downwards)
+            int spanColors = 0; // the block [x_p, x_t) when there is one, in the colours the program prices it
+            int listed = Unsafe.Add(ref blockStartCount, t);
+            while (blocks < listed && Unsafe.Add(ref blockStarts, blockBase + blocks) > p)
             {
-                if ((ambients & (1 << a)) == 0 || t > _rowEndByAmbient[(p * Colors) + a])
-                {
-                    continue;
-                }
+                blocks++;
+            }
 
+            if (blocks < listed && Unsafe.Add(ref blockStarts, blockBase + blocks) == p)
+            {
+                spanColors = Unsafe.Add(ref blockColors, blockBase + blocks);
+            }
+
+            // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block. Without
+            // them (the usual case) every ambient's cell is final after one pass.
+            bool spanTor = torFits && cp == ck;
+            bool span = spanTor || spanColors != 0;
+            // The ambient colours this (p, t) is needed for (a colour's row ends for good at its last end).
+            int scan = alive;
+            while (scan != 0)
+            {
+                int a = BitOperations.TrailingZeroCount(scan);
+                scan &= scan - 1;
+                if (t > rowEnds[a])
+                {
+                    alive &= ~(1 << a);
+                }
+            }
+
+            int live = alive;
+            for (int pending = alive; pending != 0; pending &= pending - 1)
+            {
+                int a = BitOperations.TrailingZeroCount(pending);
                 int d0 = Infinity, d1 = Infinity, d2 = Infinity;
-                int row = SIndex(p, a, 0);
-                int drow = DIndex(p, a, 0, 0);
+                int row = ((p * Colors) + a) * colorStride; // S[p, a, 0]
+                int drow = row * Variants; // D[p, a, 0, 0]
                 if (ck == a)
                 {
-                    d0 = _s[row + k];
+                    d0 = Unsafe.Add(ref sTable, row + k);
                 }
                 else if (torFits)
                 {
-                    for (int s = k; s > p; s = _prevSame[s])
+                    // A TOR piece [x_s, x_t) of colour ck after the cells of this row up to s (an unreachable cell has
+                    // every variant at Infinity, so its candidates exceed Infinity and change nothing).
+                    ref int inner0 = ref Unsafe.Add(ref sTable, (ck * colorStride) + t); // S[s, ck, t] = inner0[s·pStride]
+                    ref int chainRow = ref Unsafe.Add(ref chainBefore, a * MaxPositions);
+                    ref int freeRow = ref Unsafe.Add(ref freeBefore, a * MaxPositions);
+                    for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
                     {
-                        int any = _s[row + s];
-                        if (any >= Infinity)
-                        {
-                            continue;
-                        }
-
-                        int inner = _s[SIndex(s, ck, t)];
-                        int at = drow + (s * Variants);
-                        d1 = Math.Min(d1, Math.Min(_d[at + VariantBound] + 1, any + 2) + inner);
+                        int inner = Unsafe.Add(ref inner0, s * pStride);
+                        int candidate = Unsafe.Add(ref chainRow, s) + inner;
+                        d1 = candidate < d1 ? candidate : d1;
                         if (inner == 0)
                         {
-                            d2 = Math.Min(d2, _d[at + VariantFree] + 1);
-                            if (_x[s] == _freeBound)
-                            {
-                                d2 = Math.Min(d2, any + 1);
-                            }
+                            int free = Unsafe.Add(ref freeRow, s);
+                            d2 = free < d2 ? free : d2;
                         }
                     }
                 }
 
                 for (int b = 0; b < blocks; b++)
                 {
-                    int s = _blockStarts[blockBase + b];
-                    if (s <= p)
-                    {
-                        break; // starts are listed from t−1 downwards
-                    }
-
-                    int any = _s[row + s];
+                    int s = Unsafe.Add(ref blockStarts, blockBase + b);
+                    int any = Unsafe.Add(ref sTable, row + s);
                     if (any >= Infinity)
                     {
                         continue;
                     }
 
-                    int colors = _blockColors[blockBase + b] & ~(1 << a);
+                    int colors = Unsafe.Add(ref blockColors, blockBase + b) & ~(1 << a);
+                    int innerBase = (s * pStride) + t;
                     while (colors != 0)
                     {
                         int c = BitOperations.TrailingZeroCount(colors);
                         colors &= colors - 1;
-                        d1 = Math.Min(d1, any + 1 + _s[SIndex(s, c, t)]);
+                        int candidate = any + 1 + Unsafe.Add(ref sTable, innerBase + (c * colorStride));
+                        d1 = candidate < d1 ? candidate : d1;
                     }
                 }
 
                 int i = drow + (t * Variants);
-                _d[i] = d0;
-                _d[i + 1] = d1;
-                _d[i + 2] = d2;
-                _proper[a] = Math.Min(d0, Math.Min(d1, d2));
+                Unsafe.Add(ref dTable, i) = d0;
+                Unsafe.Add(ref dTable, i + 1) = d1;
+                Unsafe.Add(ref dTable, i + 2) = d2;
+                int best = d0 < d1 ? d0 : d1;
+                best = best < d2 ? best : d2;
+                proper[a] = best;
+                Unsafe.Add(ref sTable, row + t) = best;
+                Unsafe.Add(ref chainBefore, (a * MaxPositions) + t) = Math.Min(d1 + 1, best + 2);
+                Unsafe.Add(ref freeBefore, (a * MaxPositions) + t) = Math.Min(d2 + 1, xt == freeBound ? best + 1 : Infinity);
             }
 
-            // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block.
-            bool spanTor = torFits && _color[p] == ck;
-            int spanColors = 0;
-            if (blocks > 0 && IsSingleEntryShape(_x[p], _x[t]))
+            if (!span)
             {
-                for (int b = 0; b < blocks; b++)
-                {
-                    if (_blockStarts[blockBase + b] == p)
-                    {
-                        spanColors = _blockColors[blockBase + b];
-                    }
-                }
+                continue;
             }
 
-            for (int a = 0; a < Colors; a++)
+            while (live != 0)
             {
-                if ((ambients & (1 << a)) == 0 || t > _rowEndByAmbient[(p * Colors) + a])
-                {
-                    continue;
-                }
-
-                int i = DIndex(p, a, t, 0);
+                int a = BitOperations.TrailingZeroCount(live);
+                live &= live - 1;
+                int row = ((p * Colors) + a) * colorStride;
+                int i = (row + t) * Variants;
+                ref int d1Ref = ref Unsafe.Add(ref dTable, i + 1);
+                ref int d2Ref = ref Unsafe.Add(ref dTable, i + 2);
                 if (spanTor && ck != a)
                 {
-                    int inner = _proper[ck];
-                    _d[i + 1] = Math.Min(_d[i + 1], 2 + inner);
-                    if (inner == 0 && _x[p] == _freeBound)
+                    int inner = proper[ck];
+                    d1Ref = Math.Min(d1Ref, 2 + inner);
+                    if (inner == 0 && xp == _freeBound)
                     {
-                        _d[i + 2] = Math.Min(_d[i + 2], 1);
+                        d2Ref = Math.Min(d2Ref, 1);
                     }
                 }
 
@@ -391,10 +463,13 @@ public sealed partial class PmpCompiler
                 {
                     int c = BitOperations.TrailingZeroCount(colors);
                     colors &= colors - 1;
-                    _d[i + 1] = Math.Min(_d[i + 1], 1 + _proper[c]);
+                    d1Ref = Math.Min(d1Ref, 1 + proper[c]);
                 }
 
-                _s[SIndex(p, a, t)] = Math.Min(_d[i], Math.Min(_d[i + 1], _d[i + 2]));
+                int final = Math.Min(Unsafe.Add(ref dTable, i), Math.Min(d1Ref, d2Ref));
+                Unsafe.Add(ref sTable, row + t) = final;
+                Unsafe.Add(ref chainBefore, (a * MaxPositions) + t) = Math.Min(d1Ref + 1, final + 2);
+                Unsafe.Add(ref freeBefore, (a * MaxPositions) + t) = Math.Min(d2Ref + 1, xt == freeBound ? final + 1 : Infinity);
             }
         }
     }
@@ -600,7 +675,7 @@ public sealed partial class PmpCompiler
 
         if (v == VariantBound && IsSingleEntryShape(_x[p], _x[t]))
         {
-            int colors = SpanColors(p, t) & ~(1 << a);
+            int colors = ListedSpanColors(p, t) & ~(1 << a);
             while (colors != 0)
             {
                 int c = BitOperations.TrailingZeroCount(colors);
@@ -631,15 +706,19 @@ public sealed partial class PmpCompiler
         return cost == target;
     }
 
-    private int SpanColors(int p, int t)
+    /// <summary>The colours the program priced the block <c>[x_p, x_t)</c> in (0 when it is not listed).</summary>
+    private int ListedSpanColors(int p, int t)
     {
-        int colors = 0;
-        for (int k = p; k < t; k++)
+        int blockBase = t * MaxBlockStarts;
+        for (int b = 0; b < _blockStartCount[t]; b++)
         {
-            colors |= 1 << _color[k];
+            if (_blockStarts[blockBase + b] == p)
+            {
+                return _blockColors[blockBase + b];
+            }
         }
 
-        return colors;
+        return 0;
     }
 
     private int ProperCostMin(int p, int a, int t)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 using System;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using Tyche.Capabilities;
 
 namespace Tyche.Backends.Pmp;
@@ -580,6 +581,7 @@ public sealed partial class PmpCompiler
         return newTor < Infinity || newNapot < Infinity;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool IsSingleEntryShape(ulong start, ulong end)
     {
         ulong size = end - start;

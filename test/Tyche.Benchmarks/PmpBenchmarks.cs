@@ -125,6 +125,16 @@ public class PmpBenchmarks
     [Benchmark]
     public int Compile16LayeredFresh() => _napot16.Compile((_flip = !_flip) ? _layeredRanges : _layeredRangesB, _image16).EntriesNeeded;
 
+    /// <summary>Admission only for the fresh mixed case: the layered planner's tables without emitting entries.</summary>
+    /// <returns>Entries needed.</returns>
+    [Benchmark]
+    public int Measure16MixedFresh() => _mixed64.Measure((_flip = !_flip) ? _mixedRanges : _mixedRangesB).EntriesNeeded;
+
+    /// <summary>Admission only for the fresh layered case.</summary>
+    /// <returns>Entries needed.</returns>
+    [Benchmark]
+    public int Measure16LayeredFresh() => _napot16.Measure((_flip = !_flip) ? _layeredRanges : _layeredRangesB).EntriesNeeded;
+
     /// <summary>Admission of 64 pages on a 64-entry hart in a bad shape for the layered planner (97 segments), planned afresh every call.</summary>
     /// <returns>Entries needed.</returns>
     [Benchmark]
