@@ -14,49 +14,6 @@ public sealed class FastPathTests
 {
     private static readonly EngineCapacities Small = new() { Domains = 6, CapabilitiesPerDomain = 5, Regions = 32, TrackerNodes = 64, PendingUpdates = 6, Cores = 3 };
 
-    /// <summary>Two identical engines: <see cref="Fast"/> runs each operation bare, <see cref="Journaled"/> inside Begin/Commit.</summary>
-    private sealed class Pair
-    {
-        public Pair(EngineCapacities capacities, Action<CapabilityEngine> setup)
-        {
-            Fast = new CapabilityEngine(capacities);
-            Journaled = new CapabilityEngine(capacities);
-            setup(Fast);
-            setup(Journaled);
-            Assert.Equal(Fast.DumpState(), Journaled.DumpState());
-        }
-
-        public CapabilityEngine Fast { get; }
-
-        public CapabilityEngine Journaled { get; }
-
-        /// <summary>Runs the operation on both engines; asserts equal results and states, and no change on failure.</summary>
-        public CapabilityError Do(Func<CapabilityEngine, CapabilityError> op)
-        {
-            string before = Fast.DumpState();
-            CapabilityError fast = op(Fast);
-            Assert.False(Fast.InTransaction);
-            Journaled.BeginTransaction();
-            CapabilityError journaled = op(Journaled);
-            Journaled.CommitTransaction();
-            Assert.Equal(journaled, fast);
-            string after = Fast.DumpState();
-            Assert.Equal(Journaled.DumpState(), after);
-            if (fast != CapabilityError.Ok)
-            {
-                Assert.Equal(before, after);
-            }
-
-            return fast;
-        }
-
-        public void AssertSameUpdates()
-        {
-            Assert.Equal(Journaled.DetailedUpdates(), Fast.DetailedUpdates());
-            Assert.Equal(Fast.DumpState(), Journaled.DumpState());
-        }
-    }
-
     private static LocalCapability FindSwitch(CapabilityEngine e, DomainHandle d)
     {
         int token = 0;
@@ -95,7 +52,7 @@ public sealed class FastPathTests
     [Fact]
     public void SwitchAndReturnMatchTheJournaledPath()
     {
-        Pair p = new(Small, Setup);
+        FastJournaledPair p = new(Small, Setup);
         var (d0, d1, sw) = Handles(p.Fast);
         for (int round = 0; round < 3; round++)
         {
@@ -110,7 +67,7 @@ public sealed class FastPathTests
     [Fact]
     public void BenchmarkedSequencesSucceedAndMatch()
     {
-        Pair p = new(Small, Setup);
+        FastJournaledPair p = new(Small, Setup);
         var (d0, d1, sw) = Handles(p.Fast);
         Update[] sink = new Update[8];
         for (int round = 0; round < 3; round++)
@@ -136,7 +93,7 @@ public sealed class FastPathTests
     [Fact]
     public void EverySwitchErrorIsTheSameAndChangesNothing()
     {
-        Pair p = new(Small, Setup);
+        FastJournaledPair p = new(Small, Setup);
         var (d0, d1, sw) = Handles(p.Fast);
         Assert.Equal(CapabilityError.StaleDomain, p.Do(e => e.TrySwitch(DomainHandle.Invalid, 0, sw)));
         Assert.Equal(CapabilityError.InvalidCore, p.Do(e => e.TrySwitch(d0, 3, sw)));
@@ -173,7 +130,7 @@ public sealed class FastPathTests
     [Fact]
     public void FullTargetTableAndFullQueueFailTheSameWay()
     {
-        Pair p = new(Small, Setup);
+        FastJournaledPair p = new(Small, Setup);
         var (d0, d1, sw) = Handles(p.Fast);
 
         // Fill the queue with two switch+return pairs (4 updates) plus trap updates up to capacity.
@@ -202,7 +159,7 @@ public sealed class FastPathTests
     [Fact]
     public void GarbageCollectionInTheTargetTableMatches()
     {
-        Pair p = new(Small, Setup);
+        FastJournaledPair p = new(Small, Setup);
         var (d0, d1, sw) = Handles(p.Fast);
 
         // Give the child Management capabilities of grandchildren, kill those, fill the rest with valid capabilities.
@@ -228,7 +185,7 @@ public sealed class FastPathTests
     public void RandomSwitchHeavySequencesMatchTheJournaledPath(int seed)
     {
         Random rng = new(seed);
-        Pair p = new(Small, e =>
+        FastJournaledPair p = new(Small, e =>
         {
             DomainHandle d0 = e.CreateManagerDomain(DomainPermissions.All);
             e.StartDomainOnCore(d0, 0);

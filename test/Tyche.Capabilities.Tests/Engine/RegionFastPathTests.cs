@@ -17,50 +17,6 @@ public sealed class RegionFastPathTests
 {
     private const ulong Page = 0x1000;
 
-    /// <summary>Two identical engines: <see cref="Fast"/> runs each operation bare, <see cref="Journaled"/> inside Begin/Commit.</summary>
-    private sealed class Pair
-    {
-        public Pair(EngineCapacities capacities, Action<CapabilityEngine> setup)
-        {
-            Fast = new CapabilityEngine(capacities);
-            Journaled = new CapabilityEngine(capacities);
-            setup(Fast);
-            setup(Journaled);
-            Assert.Equal(Fast.DumpState(), Journaled.DumpState());
-        }
-
-        public CapabilityEngine Fast { get; }
-
-        public CapabilityEngine Journaled { get; }
-
-        public CapabilityError Do(Func<CapabilityEngine, CapabilityError> op)
-        {
-            string before = Fast.DumpState();
-            CapabilityError fast = op(Fast);
-            Assert.False(Fast.InTransaction);
-            Journaled.BeginTransaction();
-            CapabilityError journaled = op(Journaled);
-            Journaled.CommitTransaction();
-            Assert.Equal(journaled, fast);
-            string after = Fast.DumpState();
-            Assert.Equal(Journaled.DumpState(), after);
-            if (fast != CapabilityError.Ok)
-            {
-                Assert.Equal(before, after);
-            }
-
-            return fast;
-        }
-
-        public void AssertSameUpdatesAndInvariants()
-        {
-            Assert.Equal(0, Fast.CheckInvariants(new InvariantViolation[4]));
-            Assert.Equal(0, Journaled.CheckInvariants(new InvariantViolation[4]));
-            Assert.Equal(Journaled.DetailedUpdates(), Fast.DetailedUpdates());
-            Assert.Equal(Fast.DumpState(), Journaled.DumpState());
-        }
-    }
-
     private static AccessRights P(ulong first, ulong pages, MemoryOperations ops) => new(first * Page, (first + pages) * Page, ops);
 
     /// <summary>Boot: d0 on core 0 with a root region of 128 pages (cap 0) and two children (caps 1, 2).</summary>
@@ -87,7 +43,7 @@ public sealed class RegionFastPathTests
     [Fact]
     public void BenchmarkedSequencesTakeTheFastPathAndMatch()
     {
-        Pair p = new(new EngineCapacities(), Setup);
+        FastJournaledPair p = new(new EngineCapacities(), Setup);
         Assert.Equal(CapabilityError.Ok, p.Fast.TryGetRunningDomain(0, out DomainHandle d0));
         Assert.Equal(CapabilityError.Ok, p.Fast.TryGetDomainHandle(d0, 1, out DomainHandle d1));
         int before = p.Fast.FastPathRuns;
@@ -116,7 +72,7 @@ public sealed class RegionFastPathTests
         const int Chain = 6;
         DomainHandle[] domains = new DomainHandle[Chain + 1];
         LocalCapability[] next = new LocalCapability[Chain];
-        Pair p = new(new EngineCapacities(), e =>
+        FastJournaledPair p = new(new EngineCapacities(), e =>
         {
             DomainHandle d = e.CreateManagerDomain(DomainPermissions.All);
             e.StartDomainOnCore(d, 0);
@@ -158,7 +114,7 @@ public sealed class RegionFastPathTests
     [Fact]
     public void AFullTableIsCollectedByTheFastPathAsByTheJournaledPath()
     {
-        Pair p = new(new EngineCapacities { CapabilitiesPerDomain = 8 }, Setup);
+        FastJournaledPair p = new(new EngineCapacities { CapabilitiesPerDomain = 8 }, Setup);
         Assert.Equal(CapabilityError.Ok, p.Fast.TryGetRunningDomain(0, out DomainHandle d0));
 
         // Caps 0..2 exist; alias + revoke leaves tombstones in 3..7, so the table is full of garbage.
@@ -191,7 +147,7 @@ public sealed class RegionFastPathTests
     [Fact]
     public void RevokeCapabilitiesCarvesToChildrenCleanupAndVitalMatch()
     {
-        Pair p = new(new EngineCapacities(), Setup);
+        FastJournaledPair p = new(new EngineCapacities(), Setup);
         Assert.Equal(CapabilityError.Ok, p.Fast.TryGetRunningDomain(0, out DomainHandle d0));
 
         // A carve sent to a child and revoked through a RegionRevoke: the memory flows back to d0 (another owner).
@@ -231,7 +187,7 @@ public sealed class RegionFastPathTests
     [Fact]
     public void ListsCrossingTheTreapThresholdsKeepMatching()
     {
-        Pair p = new(new EngineCapacities { Regions = 128, TrackerNodes = 256 }, Setup);
+        FastJournaledPair p = new(new EngineCapacities { Regions = 128, TrackerNodes = 256 }, Setup);
         Assert.Equal(CapabilityError.Ok, p.Fast.TryGetRunningDomain(0, out DomainHandle d0));
         List<LocalCapability> aliases = [];
 
@@ -286,7 +242,7 @@ public sealed class RegionFastPathTests
         // Tight pools so every capacity check of the fast paths both passes and refuses.
         EngineCapacities tight = new() { Domains = 6, CapabilitiesPerDomain = 24, Regions = 40, TrackerNodes = 64, PendingUpdates = 8, Cores = 2 };
         Random rng = new(seed);
-        Pair p = new(tight, Setup);
+        FastJournaledPair p = new(tight, Setup);
         MemoryOperations[] rights =
         [
             MemoryOperations.Read, MemoryOperations.Read | MemoryOperations.Write, MemoryOperations.All,
