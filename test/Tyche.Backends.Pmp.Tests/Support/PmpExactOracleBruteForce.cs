@@ -5,10 +5,9 @@ using System.Collections.Generic;
 namespace Tyche.Backends.Pmp.Tests.Support;
 
 /// <summary>
-/// The existing three-entry brute force of <c>PmpMinimalityTests</c> (its option list, enumeration and evaluation,
-/// copied verbatim because they are private there; only the "over all encodings" minimum is kept, the disjoint one
-/// dropped), used to cross-check <see cref="PmpExactOracle"/>: every configuration of up to three entries is
-/// enumerated and evaluated directly, no state merging, no canonical bounds.
+/// The three-entry brute force: every configuration of up to three entries is enumerated and evaluated directly (no
+/// state merging, no canonical bounds). <c>PmpMinimalityTests</c> compares the compiler with it, and it cross-checks
+/// <see cref="PmpExactOracle"/>, whose breadth-first search shares none of its code.
 /// </summary>
 internal static class PmpExactOracleBruteForce
 {
@@ -25,7 +24,24 @@ internal static class PmpExactOracleBruteForce
     /// match with the raw register; the Privileged ISA reads pmpaddr[G-1:0] of an OFF/TOR entry as zeros, which the
     /// original option list models). Not in the original brute force: an addition to show the difference does not matter.
     /// </param>
-    public static byte[] MinimumEntries(int granularity, bool unalignedTorValues = false)
+    public static byte[] MinimumEntries(int granularity, bool unalignedTorValues = false) =>
+        Minimum(granularity, unalignedTorValues, disjointMin: null);
+
+    /// <summary>
+    /// Minimum entries per map key over all encodings, and over encodings whose matching entries cover pairwise
+    /// disjoint words (the class of the compiler's first, disjoint planner); 255 when more than <see cref="MaxEntries"/>.
+    /// </summary>
+    /// <param name="granularity">PMP granularity G.</param>
+    public static (byte[] All, byte[] Disjoint) MinimumEntriesWithDisjoint(int granularity)
+    {
+        var disjointMin = new byte[1 << (3 * Grains)];
+        Array.Fill(disjointMin, (byte)255);
+        disjointMin[0] = 0;
+        byte[] all = Minimum(granularity, unalignedTorValues: false, disjointMin);
+        return (all, disjointMin);
+    }
+
+    private static byte[] Minimum(int granularity, bool unalignedTorValues, byte[]? disjointMin)
     {
         int wordsPerGrain = 1 << granularity;
         int words = Grains * wordsPerGrain;
@@ -53,7 +69,7 @@ internal static class PmpExactOracleBruteForce
         Span<Option> seq = stackalloc Option[MaxEntries];
         for (int k = 1; k <= MaxEntries; k++)
         {
-            Enumerate(options, seq, 0, k, words, wordsPerGrain, globalMin);
+            Enumerate(options, seq, 0, k, words, wordsPerGrain, globalMin, disjointMin);
         }
 
         return globalMin;
@@ -100,24 +116,26 @@ internal static class PmpExactOracleBruteForce
         return list;
     }
 
-    private static void Enumerate(List<Option> options, Span<Option> seq, int depth, int k, int words, int wordsPerGrain, byte[] globalMin)
+    private static void Enumerate(List<Option> options, Span<Option> seq, int depth, int k, int words, int wordsPerGrain, byte[] globalMin, byte[]? disjointMin)
     {
         if (depth == k)
         {
-            Evaluate(seq[..k], words, wordsPerGrain, globalMin, (byte)k);
+            Evaluate(seq[..k], words, wordsPerGrain, globalMin, disjointMin, (byte)k);
             return;
         }
 
         for (int i = 0; i < options.Count; i++)
         {
             seq[depth] = options[i];
-            Enumerate(options, seq, depth + 1, k, words, wordsPerGrain, globalMin);
+            Enumerate(options, seq, depth + 1, k, words, wordsPerGrain, globalMin, disjointMin);
         }
     }
 
-    private static void Evaluate(ReadOnlySpan<Option> seq, int words, int wordsPerGrain, byte[] globalMin, byte k)
+    private static void Evaluate(ReadOnlySpan<Option> seq, int words, int wordsPerGrain, byte[] globalMin, byte[]? disjointMin, byte k)
     {
         Span<uint> masks = stackalloc uint[MaxEntries];
+        uint union = 0;
+        bool disjoint = true;
         for (int j = 0; j < seq.Length; j++)
         {
             Option o = seq[j];
@@ -130,6 +148,11 @@ internal static class PmpExactOracleBruteForce
             }
 
             masks[j] = mask;
+            if (o.Kind != 0)
+            {
+                disjoint &= (union & mask) == 0;
+                union |= mask;
+            }
         }
 
         int key = 0;
@@ -163,6 +186,11 @@ internal static class PmpExactOracleBruteForce
         if (globalMin[key] > k)
         {
             globalMin[key] = k;
+        }
+
+        if (disjointMin is not null && disjoint && disjointMin[key] > k)
+        {
+            disjointMin[key] = k;
         }
     }
 }
