@@ -317,14 +317,22 @@ public sealed class PmpCompilerTests
         PmpImage previous = compiler.CreateImage();
         Span<PmpCsrWrite> writes = stackalloc PmpCsrWrite[compiler.MaxSwitchWrites];
         compiler.Compile(ranges, image, previous);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++)
+        // The smallest of up to five identical batches must be exactly 0: an allocating path allocates in every batch,
+        // while a tier-1/OSR promotion on a loaded machine can charge a few KB to one batch (dotnet/BenchmarkDotNet#1542).
+        long allocated = long.MaxValue;
+        for (int attempt = 0; attempt < 5 && allocated != 0; attempt++)
         {
-            compiler.Compile(ranges, image, previous);
-            compiler.Measure(ranges);
-            compiler.GetSwitchWrites(previous, image, writes, out _, out _);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 1000; i++)
+            {
+                compiler.Compile(ranges, image, previous);
+                compiler.Measure(ranges);
+                compiler.GetSwitchWrites(previous, image, writes, out _, out _);
+            }
+
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
     }
 }

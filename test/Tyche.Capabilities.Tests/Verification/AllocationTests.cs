@@ -12,16 +12,32 @@ namespace Tyche.Capabilities.Tests.Verification;
 [Collection(AllocationMeasurementCollection.Name)]
 public sealed class AllocationTests(ITestOutputHelper output)
 {
+    /// <summary>
+    /// Identical measured batches, at most this many: the smallest count must be exactly 0. Every batch runs the same
+    /// operations on the same steady state, so an allocating engine path allocates in every one of them; a single
+    /// non-zero batch on a loaded machine is the runtime promoting a method to tier 1 / OSR while the batch runs
+    /// (which can charge a few KB to the measuring thread, see dotnet/BenchmarkDotNet#1542), not the engine.
+    /// </summary>
+    internal const int MeasuredBatches = 5;
+
     [Fact]
     public void Ten_thousand_mixed_operations_allocate_zero_bytes()
     {
         var batch = new MixedBatch();
         FreeCapacity initial = batch.Engine.GetFreeCapacity();
         batch.RunOperations(5_000); // warm-up: JIT, tiering, first-use paths
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        long operations = batch.RunOperations(10_000);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        output.WriteLine($"{operations} engine calls, {allocated} bytes allocated");
+        long operations = 0, allocated = long.MaxValue;
+        var perBatch = new long[MeasuredBatches];
+        int measured = 0;
+        for (int attempt = 0; attempt < MeasuredBatches && allocated != 0; attempt++, measured++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            operations = batch.RunOperations(10_000);
+            perBatch[attempt] = GC.GetAllocatedBytesForCurrentThread() - before;
+            allocated = Math.Min(allocated, perBatch[attempt]);
+        }
+
+        output.WriteLine($"{operations} engine calls per batch, bytes allocated in each measured batch: {string.Join(", ", perBatch[..measured])}");
         Assert.Equal(0, batch.Unexpected);
         Assert.True(operations >= 10_000);
         Assert.Equal(0L, allocated);
@@ -48,13 +64,18 @@ public sealed class AllocationTests(ITestOutputHelper output)
             unexpected += Round(e, b, m, child, access, map, violations);
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1_000; i++)
+        long allocated = long.MaxValue;
+        for (int attempt = 0; attempt < MeasuredBatches && allocated != 0; attempt++)
         {
-            unexpected += Round(e, b, m, child, access, map, violations);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 1_000; i++)
+            {
+                unexpected += Round(e, b, m, child, access, map, violations);
+            }
+
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(0, unexpected);
         Assert.Equal(0L, allocated);
         Assert.Equal(1, e.DrainUpdates(updates));
