@@ -61,8 +61,9 @@ public sealed partial class CapabilityEngine
     /// Whether the domain's tracker holds <c>[start, end)</c> with at least the rights <paramref name="ops"/>, for a range
     /// that is part of the effective range of a region the domain owns with those rights. Invariant I1 (every tracker
     /// counts exactly the effective ranges of the regions its domain owns; checked by <see cref="CheckInvariants"/>)
-    /// makes that always true, so release builds do not walk the tracker again; debug builds (every test run) verify
-    /// it and refuse the fast path, failing loudly, if it ever were false.
+    /// makes that always true, so release builds do not walk the tracker again; debug builds (e.g. `dotnet test` without
+    /// `-c Release`) verify it and refuse the fast path, failing loudly, if it ever were false. CI runs Release, where
+    /// RegionFastPathTests compare every fast-path result, state and update stream with the journaled path instead.
     /// </summary>
     private bool HeldByInvariant(int domain, ulong start, ulong end, MemoryOperations ops)
     {
