@@ -1,39 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 using System;
-using System.Collections.Generic;
 using BenchmarkDotNet.Attributes;
 using Tyche.Backends.Abstractions;
 using Tyche.Backends.VTx;
+using Tyche.Backends.VTx.Tests;
 using Tyche.Capabilities;
 
 namespace Tyche.Benchmarks;
-
-/// <summary>A fixed-list engine view for backend benchmarks.</summary>
-internal sealed class ListView : IEngineView
-{
-    public Dictionary<DomainHandle, MemoryPermission[]> Domains { get; } = new();
-
-    public Dictionary<DeviceId, DomainHandle> Owners { get; } = new();
-
-    public bool IsLive(DomainHandle domain) => Domains.ContainsKey(domain);
-
-    public int GetPermissionCount(DomainHandle domain) => Domains.TryGetValue(domain, out MemoryPermission[]? p) ? p.Length : 0;
-
-    public bool TryGetPermissions(DomainHandle domain, Span<MemoryPermission> destination, out int written)
-    {
-        written = 0;
-        if (!Domains.TryGetValue(domain, out MemoryPermission[]? p) || p.Length > destination.Length)
-        {
-            return false;
-        }
-
-        p.CopyTo(destination);
-        written = p.Length;
-        return true;
-    }
-
-    public bool TryGetDeviceOwner(DeviceId device, out DomainHandle owner) => Owners.TryGetValue(device, out owner);
-}
 
 /// <summary>
 /// EPT hot paths. Targets (issue 3): one changed range in a domain of 1,000 ranges ≤ 5 µs and ≤ 4 table pages written; identity-mapping
@@ -48,7 +21,7 @@ public class EptBenchmarks
     private readonly Update[] _permission = [new(UpdateKind.PermissionUpdate, D1, coreMap: 1)];
     private readonly Update[] _create64 = [new(UpdateKind.CreateDomain, D2), new(UpdateKind.PermissionUpdate, D2, coreMap: 1)];
     private readonly Update[] _revoke64 = [new(UpdateKind.RevokeDomain, D2)];
-    private ListView _view = null!;
+    private ListEngineView _view = null!;
     private VtxBackend _backend = null!;
     private MemoryPermission[] _base = null!;
     private MemoryPermission[] _changed = null!;
@@ -67,7 +40,7 @@ public class EptBenchmarks
     {
         var memory = new PhysicalMemory(0x40_0000_0000, 4096, 0, 4096);
         _backend = new VtxBackend(memory, memory);
-        _view = new ListView();
+        _view = new ListEngineView();
         _base = new MemoryPermission[1000];
         for (int i = 0; i < _base.Length; i++)
         {

@@ -3,6 +3,7 @@ using System;
 using BenchmarkDotNet.Attributes;
 using Tyche.Backends.Abstractions;
 using Tyche.Backends.VTx;
+using Tyche.Backends.VTx.Tests;
 using Tyche.Capabilities;
 
 namespace Tyche.Benchmarks;
@@ -17,7 +18,7 @@ public class VtdBenchmarks
     private readonly MonitorActionList _actions = new(1024);
     private readonly Update[] _toD1 = [new(UpdateKind.DeviceUpdate, D1, device: Gpu)];
     private readonly Update[] _toD2 = [new(UpdateKind.DeviceUpdate, D2, device: Gpu)];
-    private ListView _view = null!;
+    private ListEngineView _view = null!;
     private VtxBackend _backend = null!;
 
     [GlobalSetup]
@@ -25,7 +26,7 @@ public class VtdBenchmarks
     {
         var memory = new PhysicalMemory(0x40_0000_0000, 4096, 0, 4096);
         _backend = new VtxBackend(memory, memory);
-        _view = new ListView();
+        _view = new ListEngineView();
         foreach (DomainHandle d in new[] { D1, D2 })
         {
             var p = new MemoryPermission[100];
