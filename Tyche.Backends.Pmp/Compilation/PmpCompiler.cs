@@ -401,8 +401,11 @@ public sealed partial class PmpCompiler
     }
 
     private static bool AddressMatters(PmpImage image, int i) =>
-        PmpEncoding.GetMatching(image.GetConfig(i)) != PmpAddressMatching.Off
-        || (i + 1 < image.EntryCount && PmpEncoding.GetMatching(image.GetConfig(i + 1)) == PmpAddressMatching.Tor);
+        AddressMatters(image.GetConfig(i), i + 1 < image.EntryCount ? image.GetConfig(i + 1) : PmpConfigBits.None);
+
+    /// <summary>Whether an entry's pmpaddr is observable: the entry matches, or the next entry (None past the last) is TOR and takes it as its bound.</summary>
+    private static bool AddressMatters(PmpConfigBits config, PmpConfigBits next) =>
+        PmpEncoding.GetMatching(config) != PmpAddressMatching.Off || PmpEncoding.GetMatching(next) == PmpAddressMatching.Tor;
 
     private bool HasShape(PmpImage image) => image.EntryCount == _options.EntryCount && image.Xlen == _options.Xlen;
 
@@ -759,9 +762,7 @@ public sealed partial class PmpCompiler
         int count = 0;
         for (int i = _monitorEntries; i < n; i++)
         {
-            bool matters = PmpEncoding.GetMatching(configs[i]) != PmpAddressMatching.Off
-                || (i + 1 < n && PmpEncoding.GetMatching(configs[i + 1]) == PmpAddressMatching.Tor);
-            if (matters && addresses[i] != _keep[i])
+            if (AddressMatters(configs[i], i + 1 < n ? configs[i + 1] : PmpConfigBits.None) && addresses[i] != _keep[i])
             {
                 count++;
             }
