@@ -118,35 +118,6 @@ public sealed partial class PmpCompiler
     private int SIndex(int p, int a, int t) => (((p * Colors) + a) * _positions) + t;
 
     /// <summary>
-    /// A lower bound on any encoding: every colour change strictly inside the address space is an end of the entry
-    /// visible next to it, an entry supplies at most two such ends (a TOR only its top; its bottom is the previous
-    /// entry's), and every visible colour needs an entry of that colour.
-    /// </summary>
-    private static int LowerBound(ReadOnlySpan<Run> runs, ulong limit)
-    {
-        int changes = 0;
-        int colors = 0;
-        for (int i = 0; i < runs.Length; i++)
-        {
-            bool joined = i > 0 && runs[i - 1].End == runs[i].Start;
-            changes += joined ? 1 : 2; // runs differ from an adjacent neighbour; a gap adds both ends
-            colors |= 1 << ColorOf(runs[i].Config);
-        }
-
-        if (runs.Length > 0 && runs[0].Start == 0)
-        {
-            changes--;
-        }
-
-        if (runs.Length > 0 && runs[^1].End == limit)
-        {
-            changes--;
-        }
-
-        return Math.Max((changes + 1) / 2, BitOperations.PopCount((uint)colors));
-    }
-
-    /// <summary>
     /// <see cref="PlanLayered"/>, skipped when the tables already hold the plan of exactly these runs (admission's
     /// Measure followed by Compile of the same ranges, or recompiling an unchanged domain).
     /// </summary>

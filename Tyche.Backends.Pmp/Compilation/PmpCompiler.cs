@@ -256,7 +256,7 @@ public sealed partial class PmpCompiler
 
             // Priority layering can only help when the non-overlapping plan is above the lower bound; it is used only
             // when strictly smaller, so layouts it cannot improve keep their encodings (and one-write rights changes).
-            if (needed > LowerBound(_runs.AsSpan(0, runCount), _addressLimit))
+            if (needed > LowerBound(runCount, needed))
             {
                 int layered = PlanLayeredOnce(runCount);
                 if (layered < needed)
