@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 using System;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Tyche.Backends.Pmp;
 
@@ -30,7 +31,8 @@ namespace Tyche.Backends.Pmp;
 /// computes, for every arc, the largest matching inside it for each of the four availabilities of its two end
 /// points; an arc's children (the largest arcs strictly inside it) lie side by side, neighbours possibly sharing an
 /// end point, so they combine left to right with a two-state recurrence (is the point shared with the next child
-/// still free?). Time O(points · span + arcs), no allocation.</para>
+/// still free?). Time O(points · span + arcs), recursion depth at most the nesting of the blocks (≤ the address
+/// bits), no allocation.</para>
 /// </remarks>
 public sealed partial class PmpCompiler
 {
@@ -40,16 +42,6 @@ public sealed partial class PmpCompiler
     private readonly ulong[] _points = new ulong[MaxPositions];
     private readonly int[] _arcFrom = new int[MaxArcs];
     private readonly int[] _arcTo = new int[MaxArcs];
-
-    // The open windows of the tree walk (index 0: the whole list of points, which is not an arc itself).
-    private readonly int[] _frameFrom = new int[MaxArcs + 1];
-    private readonly int[] _frameTo = new int[MaxArcs + 1];
-    private readonly int[] _frameFrontier = new int[MaxArcs + 1];
-    private readonly bool[] _frameIsArc = new bool[MaxArcs + 1];
-
-    // Per frame, the best matching so far for each availability of the window's left end (fu) and right end (fv) and
-    // whether the frontier (the right end of the last child) is still free (r = 0) or may be taken (r = 1): [fu, fv, r].
-    private readonly int[] _frameBest = new int[(MaxArcs + 1) * 8];
 
     /// <summary>Test hook: the lower bound for <paramref name="ranges"/> (−1 when they do not normalize or exceed the run scratch).</summary>
     internal int LowerBoundOf(ReadOnlySpan<Tyche.Capabilities.MemoryPermission> ranges)
@@ -124,31 +116,27 @@ public sealed partial class PmpCompiler
     /// </summary>
     private int MaximumBlockMatching(int count)
     {
-        // Arcs in pre-order: start ascending, then end descending (larger first), so every arc follows its container.
+        // Arcs in pre-order: start ascending, then end descending (larger first), so every arc's descendants follow it.
         int arcs = 0;
-        for (int i = 0; i < count; i++)
+        for (int i = 0; i < count - 1; i++)
         {
             ulong u = _points[i];
             ulong alignment = u & (0 - u);
-            int first = arcs;
-            for (int j = i + 1; j < count; j++)
+            int last = i;
+            while (last + 1 < count && _points[last + 1] - u <= alignment)
             {
-                ulong size = _points[j] - u;
-                if (size > alignment)
-                {
-                    break;
-                }
+                last++;
+            }
 
-                if ((size & (size - 1)) == 0)
+            for (int j = last; j > i; j--)
+            {
+                if (BitOperations.IsPow2(_points[j] - u))
                 {
                     _arcFrom[arcs] = i;
                     _arcTo[arcs] = j;
                     arcs++;
                 }
             }
-
-            _arcFrom.AsSpan(first, arcs - first).Reverse();
-            _arcTo.AsSpan(first, arcs - first).Reverse();
         }
 
         if (arcs == 0)
@@ -156,106 +144,86 @@ public sealed partial class PmpCompiler
             return 0;
         }
 
-        int top = 0;
-        OpenFrame(0, 0, count - 1, isArc: false);
-        for (int a = 0; a < arcs; a++)
+        int next = 0;
+        Window(ref next, arcs, 0, count - 1, out _, out _, out _, out int best);
+        return best;
+    }
+
+    /// <summary>
+    /// The largest matching among the points of the window <c>[from, to]</c> (point indices) using the arcs from
+    /// <paramref name="next"/> on that lie inside it (the window's own arc excluded), for each availability of its left
+    /// end (first digit) and right end (second digit); advances <paramref name="next"/> past them.
+    /// </summary>
+    /// <remarks>
+    /// The window's children (the largest arcs inside it) lie side by side, a child possibly starting where the previous
+    /// one ends (the frontier). Per availability of the left end, <c>free</c> is the best so far with the frontier left
+    /// free for the next child and <c>taken</c> the best when the previous child may have used it.
+    /// </remarks>
+    private void Window(ref int next, int arcs, int from, int to, out int w00, out int w01, out int w10, out int w11)
+    {
+        int free0 = 0, taken0 = NoValue, free1 = 0, taken1 = NoValue;
+        int frontier = -1;
+        bool closed = false; // a child ended at the window's right end: w** are final
+        w00 = w01 = w10 = w11 = 0;
+        while (next < arcs && _arcFrom[next] >= from && _arcTo[next] <= to)
         {
-            int from = _arcFrom[a];
-            int to = _arcTo[a];
-            while (top > 0 && !(_frameFrom[top] <= from && to <= _frameTo[top]))
+            int childFrom = _arcFrom[next];
+            int childTo = _arcTo[next];
+            next++;
+            Window(ref next, arcs, childFrom, childTo, out int c00, out int c01, out int c10, out int c11);
+            c11 = Math.Max(c11, 1 + c00); // the child's own arc joins its two ends
+
+            bool sharesLeft = childFrom == from;
+            bool joins = childFrom == frontier;
+            if (childTo == to)
             {
-                CloseFrame(ref top);
+                // The last child: its right end is the window's, whose availability is the caller's to choose.
+                Combine(sharesLeft, joins, 0, free0, taken0, c00, c10, out w00);
+                Combine(sharesLeft, joins, 0, free0, taken0, c01, c11, out w01);
+                Combine(sharesLeft, joins, 1, free1, taken1, c00, c10, out w10);
+                Combine(sharesLeft, joins, 1, free1, taken1, c01, c11, out w11);
+                closed = true;
+                break;
             }
 
-            OpenFrame(++top, from, to, isArc: true);
+            Combine(sharesLeft, joins, 0, free0, taken0, c00, c10, out int f0);
+            Combine(sharesLeft, joins, 0, free0, taken0, c01, c11, out int g0);
+            Combine(sharesLeft, joins, 1, free1, taken1, c00, c10, out int f1);
+            Combine(sharesLeft, joins, 1, free1, taken1, c01, c11, out int g1);
+            free0 = f0;
+            taken0 = g0;
+            free1 = f1;
+            taken1 = g1;
+            frontier = childTo;
         }
 
-        while (top > 0)
+        if (!closed)
         {
-            CloseFrame(ref top);
-        }
-
-        return Inner(0, fu: 1, fv: 1);
-    }
-
-    private void OpenFrame(int frame, int from, int to, bool isArc)
-    {
-        _frameFrom[frame] = from;
-        _frameTo[frame] = to;
-        _frameFrontier[frame] = -1;
-        _frameIsArc[frame] = isArc;
-        Span<int> best = _frameBest.AsSpan(frame * 8, 8);
-        for (int k = 0; k < 8; k++)
-        {
-            best[k] = (k & 1) == 0 ? 0 : NoValue;
+            w00 = w01 = Math.Max(free0, taken0);
+            w10 = w11 = Math.Max(free1, taken1);
         }
     }
 
-    /// <summary>The best matching inside the frame's window (its own arc excluded) for the given end availabilities.</summary>
-    private int Inner(int frame, int fu, int fv)
+    /// <summary>
+    /// One child after the state (<paramref name="free"/>, <paramref name="taken"/>) of a window whose left end has
+    /// availability <paramref name="fu"/>: <paramref name="whenFree"/> and <paramref name="whenTaken"/> are the child's
+    /// best with its left end available or not (for one fixed use of its right end); <paramref name="result"/> is the
+    /// best after it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Combine(bool sharesLeft, bool joinsFrontier, int fu, int free, int taken, int whenTaken, int whenFree, out int result)
     {
-        int at = (frame * 8) + (fu * 4) + (fv * 2);
-        return Math.Max(_frameBest[at], _frameBest[at + 1]);
-    }
-
-    /// <summary>Finishes the top frame (its arc may join its two ends) and adds it as the next child of the frame below.</summary>
-    private void CloseFrame(ref int top)
-    {
-        int child = top;
-
-        // The child's best inside its closed window for each availability of its left end (a) and right end (b).
-        int v00 = Inner(child, 0, 0);
-        int v01 = Inner(child, 0, 1);
-        int v10 = Inner(child, 1, 0);
-        int v11 = Inner(child, 1, 1);
-        if (_frameIsArc[child])
+        if (sharesLeft)
         {
-            v11 = Math.Max(v11, 1 + v00);
+            result = fu == 1 ? whenFree : whenTaken; // the first child: its left end is the window's
         }
-
-        top--;
-        int parent = top;
-        int to = _frameTo[child];
-        bool sharesLeft = _frameFrom[child] == _frameFrom[parent];
-        bool sharesRight = to == _frameTo[parent];
-        bool joinsFrontier = _frameFrom[child] == _frameFrontier[parent];
-        int at = parent * 8;
-        for (int fu = 0; fu < 2; fu++)
+        else if (joinsFrontier)
         {
-            for (int fv = 0; fv < 2; fv++)
-            {
-                int i = at + (fu * 4) + (fv * 2);
-                int free = _frameBest[i];
-                int taken = _frameBest[i + 1];
-                int outFree, outTaken;
-                if (sharesLeft || joinsFrontier)
-                {
-                    // The child's left end is the window's own left end (first child) or the point the previous child
-                    // may have taken: r = 0 keeps it free, r = 1 does not.
-                    int freeA = sharesLeft ? fu : 1;
-                    int takenA = sharesLeft ? fu : 0;
-                    outFree = Math.Max(free + Value(freeA, 0), taken + Value(takenA, 0));
-                    outTaken = Math.Max(free + Value(freeA, 1), taken + Value(takenA, 1));
-                    if (sharesRight)
-                    {
-                        outFree = Math.Max(free + Value(freeA, fv), taken + Value(takenA, fv));
-                        outTaken = NoValue;
-                    }
-                }
-                else
-                {
-                    int before = Math.Max(free, taken); // a fresh left end: what happened at the frontier no longer matters
-                    outFree = before + (sharesRight ? Value(1, fv) : v10);
-                    outTaken = sharesRight ? NoValue : before + v11;
-                }
-
-                _frameBest[i] = Math.Max(outFree, NoValue);
-                _frameBest[i + 1] = Math.Max(outTaken, NoValue);
-            }
+            result = Math.Max(free + whenFree, taken + whenTaken);
         }
-
-        _frameFrontier[parent] = to;
-
-        int Value(int a, int b) => a == 0 ? (b == 0 ? v00 : v01) : (b == 0 ? v10 : v11);
+        else
+        {
+            result = Math.Max(free, taken) + whenFree; // a fresh left end
+        }
     }
 }
