@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+using System;
 using BenchmarkDotNet.Attributes;
 using Tyche.Backends.Pmp;
 using Tyche.Capabilities;
@@ -24,6 +25,8 @@ public class PmpBenchmarks
     private MemoryPermission[] _worstRanges = null!;
     private MemoryPermission[] _worstRangesB = null!;
     private bool _flip;
+    private MemoryPermission[][] _randomPool = null!;
+    private int _next;
 
     /// <summary>Builds the compilers, ranges and images once.</summary>
     [GlobalSetup]
@@ -87,6 +90,8 @@ public class PmpBenchmarks
         _worstRangesB = (MemoryPermission[])_worstRanges.Clone();
         _worstRangesB[63] = _worstRangesB[63] with { Operations = MemoryOperations.Read };
 
+        _randomPool = RandomPool(64, 16, seed: 20261122);
+
         _image16 = _napot16.CreateImage();
         _image64 = _mixed64.CreateImage();
         _previous64 = _mixed64.CreateImage();
@@ -140,6 +145,19 @@ public class PmpBenchmarks
     [Benchmark]
     public int Measure64WorstFresh() => _mixed64.Measure((_flip = !_flip) ? _worstRanges : _worstRangesB).EntriesNeeded;
 
+    /// <summary>
+    /// 16 ranges drawn from a fixed pool of 64 random layouts (pages, multi-page and word-sized ranges, gaps, five
+    /// rights; seeded), a different one every call: the average fresh cost over layouts nobody tuned for.
+    /// </summary>
+    /// <returns>Entries used.</returns>
+    [Benchmark]
+    public int Compile16RandomFresh() => _mixed64.Compile(_randomPool[_next++ & 63], _image64).EntriesNeeded;
+
+    /// <summary>Admission only over the same pool of random layouts.</summary>
+    /// <returns>Entries needed.</returns>
+    [Benchmark]
+    public int Measure16RandomFresh() => _mixed64.Measure(_randomPool[_next++ & 63]).EntriesNeeded;
+
     /// <summary>The CSR writes of a switch from an empty domain image to the compiled one.</summary>
     /// <returns>Number of writes.</returns>
     [Benchmark]
@@ -147,5 +165,45 @@ public class PmpBenchmarks
     {
         _mixed64.GetSwitchWrites(_empty64, _previous64, _writes, out int written, out _);
         return written;
+    }
+
+    /// <summary>Seeded random layouts of <paramref name="ranges"/> ranges each, above the monitor regions of the mixed hart.</summary>
+    private static MemoryPermission[][] RandomPool(int count, int ranges, int seed)
+    {
+        var rng = new Random(seed);
+        MemoryOperations[] rights =
+        [
+            MemoryOperations.Read, MemoryOperations.Read | MemoryOperations.Write, MemoryOperations.Read | MemoryOperations.Execute,
+            MemoryOperations.Rights, MemoryOperations.Execute,
+        ];
+        var pool = new MemoryPermission[count][];
+        for (int k = 0; k < count; k++)
+        {
+            var layout = new MemoryPermission[ranges];
+            ulong cursor = 0x8010_0000UL + ((ulong)rng.Next(0, 64) * 0x1000);
+            for (int i = 0; i < ranges; i++)
+            {
+                cursor += rng.Next(4) == 0 ? (ulong)rng.Next(1, 16) * 0x1000 : 0; // a gap now and then
+                ulong size = rng.Next(4) switch
+                {
+                    0 => 4UL << rng.Next(0, 4),
+                    1 => 0x1000UL << rng.Next(0, 4),
+                    2 => (ulong)rng.Next(1, 8) * 0x1000,
+                    _ => 0x1000,
+                };
+                if (rng.Next(3) == 0)
+                {
+                    ulong align = 1UL << System.Numerics.BitOperations.Log2(size);
+                    cursor = (cursor + align - 1) & ~(align - 1); // aligned now and then
+                }
+
+                layout[i] = new MemoryPermission(cursor, cursor + size, rights[rng.Next(rights.Length)]);
+                cursor += size;
+            }
+
+            pool[k] = layout;
+        }
+
+        return pool;
     }
 }
