@@ -157,6 +157,20 @@ public sealed class PmpLowerBoundTests(ITestOutputHelper output)
         Assert.Equal(2, plain.Measure(ranges).EntriesNeeded);
     }
 
+    [Fact]
+    public void The_largest_point_sets_fit_the_scratch_and_keep_the_bound_below_the_count()
+    {
+        // 64 one-page runs with one-page gaps in an aligned 512 KiB block: 128 consecutive page boundaries, so every
+        // aligned power-of-two block among them is a pair (253 of them, nested 7 deep); the matching pairs neighbours.
+        var compiler = new PmpCompiler(new PmpHartOptions { EntryCount = 64 });
+        MemoryPermission[] ranges = [.. Enumerable.Range(0, 64).Select(i => Ranges.P(0x8100_0000UL + ((ulong)i * 0x2000), 0x8100_1000UL + ((ulong)i * 0x2000), i % 2 == 0 ? "R" : "RX"))];
+        ulong[] points = [.. Enumerable.Range(0, 128).Select(i => 0x8100_0000UL + ((ulong)i * 0x1000))];
+        Assert.Equal(64, compiler.MaximumBlockMatchingOf(points));
+        int bound = compiler.LowerBoundOf(ranges);
+        Assert.Equal(128 - 64, bound);
+        Assert.True(bound <= compiler.Measure(ranges).EntriesNeeded);
+    }
+
     [Theory]
     [InlineData(0, false)]
     [InlineData(0, true)]
