@@ -60,6 +60,15 @@ public sealed class PmpLayeredEncodingTests(ITestOutputHelper output)
         new("napot-as-tor-bound",
             [Stub, Ranges.P(A, A + Page, "RX"), Ranges.P(A + Page, A + (4 * Page), "R")],
             [StubEntry, (Napot(A, Page), PmpConfigBits.AddressNapot | RX), ((A + (4 * Page)) >> PmpEncoding.AddressShift, PmpConfigBits.AddressTor | R)]),
+
+        // RX page, R page, RW page, a gap of 1 MiB + 4 KiB (no power of two, unaligned), three R pages: one R TOR spans
+        // everything (bounded by the RX NAPOT's pmpaddr), the RW NAPOT sits on it and a deny TOR bounded by the RW NAPOT's
+        // pmpaddr paints the gap. 4 entries, where the two sides on their own need 3 + 2: no gap, however large, is a
+        // point where the problem may be split.
+        new("tor-across-a-large-gap",
+            [Stub, Ranges.P(A, A + Page, "RX"), Ranges.P(A + Page, A + (2 * Page), "R"), Ranges.P(A + (2 * Page), A + (3 * Page), "RW"), Ranges.P(A + 0x10_4000, A + 0x10_7000, "R")],
+            [StubEntry, (Napot(A + (2 * Page), Page), PmpConfigBits.AddressNapot | RW), ((A + 0x10_4000) >> PmpEncoding.AddressShift, PmpConfigBits.AddressTor),
+                (Napot(A, Page), PmpConfigBits.AddressNapot | RX), ((A + 0x10_7000) >> PmpEncoding.AddressShift, PmpConfigBits.AddressTor | R)]),
     ];
 
     private static PmpImage Build(PmpCompiler compiler, Case c)

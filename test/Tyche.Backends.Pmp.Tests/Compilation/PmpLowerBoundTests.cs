@@ -142,6 +142,24 @@ public sealed class PmpLowerBoundTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_tor_across_a_large_gap_saves_an_entry_so_no_gap_splits_the_problem()
+    {
+        // RX | R | RW | gap of 1 MiB + 4 KiB | R R R: one R TOR over all of it (bounded by the RX NAPOT), the RW NAPOT on
+        // top and a deny TOR bounded by the RW NAPOT's pmpaddr over the gap: 4 entries, the bound. Planned separately
+        // the two sides need 3 and 2, so splitting the segment list at gaps (a tempting speed-up) would lose minimality.
+        var compiler = new PmpCompiler(new PmpHartOptions());
+        MemoryPermission[] all =
+        [
+            Ranges.P(0x8000_0000, 0x8000_1000, "RX"), Ranges.P(0x8000_1000, 0x8000_2000, "R"), Ranges.P(0x8000_2000, 0x8000_3000, "RW"),
+            Ranges.P(0x8010_4000, 0x8010_7000, "R"),
+        ];
+        Assert.Equal(4, compiler.LowerBoundOf(all));
+        Assert.Equal(4, compiler.Measure(all).EntriesNeeded);
+        Assert.Equal(3, compiler.Measure(all.AsSpan(0, 3)).EntriesNeeded);
+        Assert.Equal(2, compiler.Measure(all.AsSpan(3)).EntriesNeeded);
+    }
+
+    [Fact]
     public void The_free_bound_counts_once_when_it_is_a_change_point()
     {
         // The monitor region is not a power of two, so its last entry is a TOR whose pmpaddr is 0x8002_3000, where the
