@@ -75,6 +75,16 @@ public sealed partial class PmpCompiler
     private readonly int[] _blockStarts = new int[MaxPositions * MaxBlockStarts];
     private readonly byte[] _blockColors = new byte[MaxPositions * MaxBlockStarts]; // colours inside each block (the only useful block colours)
     private readonly byte[] _blockStartCount = new byte[MaxPositions];
+    private readonly byte[] _blockCursor = new byte[MaxPositions]; // per end t: the listed blocks starting above the last row that read them
+    private readonly int[] _startBlocks = new int[MaxSegments * MaxBlockStarts]; // per start s: its blocks' indices in the per-end lists
+    private readonly byte[] _startBlockCount = new byte[MaxSegments];
+
+    // Per listed block [x_s, x_t), set once row s is complete: the least S[s, c, t] over its colours, that colour, and
+    // the least over its other colours (Infinity when none), so that min over c ≠ a of S[s, c, t] is one read.
+    private readonly int[] _blockMin = new int[MaxPositions * MaxBlockStarts];
+    private readonly int[] _blockMinOther = new int[MaxPositions * MaxBlockStarts];
+    private readonly byte[] _blockMinColor = new byte[MaxPositions * MaxBlockStarts];
+    private readonly int[] _lastOf = new int[Colors];
     private readonly byte[] _rowAmbients = new byte[MaxSegments]; // ambient colours row p is needed for
     private readonly int[] _rowEnd = new int[MaxSegments]; // the last t row p is needed for
     private readonly int[] _rowEndByAmbient = new int[MaxSegments * Colors]; // the last t row p is needed for, per ambient colour
@@ -86,6 +96,8 @@ public sealed partial class PmpCompiler
     // chain (min(D[p, a, s, free] + 1, S[p, a, s] + 1 when x_s is the free bound)).
     private readonly int[] _chainBefore = new int[Colors * MaxPositions];
     private readonly int[] _freeBefore = new int[Colors * MaxPositions];
+    private readonly int[] _proper = new int[Colors]; // per ambient: the cell of the (p, t) being filled without items spanning it
+    private int _freePosition; // the position whose boundary is the free bound, −1 when none is
     private int _positions; // n + 1: boundaries x_0 = 0 … x_n = 2^PhysicalAddressBits
     private readonly Run[] _plannedRuns = new Run[PmpEncoding.MaxEntries]; // the runs the tables were filled for
     private int _plannedRunCount = -1;
@@ -170,90 +182,110 @@ public sealed partial class PmpCompiler
 
     private void BuildSegments(int runCount)
     {
+        ref ulong x = ref MemoryMarshal.GetArrayDataReference(_x);
+        ref byte color = ref MemoryMarshal.GetArrayDataReference(_color);
         int n = 0;
-        _x[0] = 0;
+        x = 0;
         for (int i = 0; i < runCount; i++)
         {
             Run run = _runs[i];
-            ulong previousEnd = _x[n];
-            if (run.Start > previousEnd)
+            if (run.Start > Unsafe.Add(ref x, n))
             {
-                _color[n++] = 0; // a gap (or the space before the first run)
-                _x[n] = run.Start;
+                Unsafe.Add(ref color, n++) = 0; // a gap (or the space before the first run)
+                Unsafe.Add(ref x, n) = run.Start;
             }
 
-            _color[n++] = (byte)ColorOf(run.Config);
-            _x[n] = run.End;
+            Unsafe.Add(ref color, n++) = (byte)ColorOf(run.Config);
+            Unsafe.Add(ref x, n) = run.End;
         }
 
-        if (_x[n] < _addressLimit)
+        if (Unsafe.Add(ref x, n) < _addressLimit)
         {
-            _color[n++] = 0;
-            _x[n] = _addressLimit;
+            Unsafe.Add(ref color, n++) = 0;
+            Unsafe.Add(ref x, n) = _addressLimit;
         }
 
         _positions = n + 1;
-        Span<int> lastSame = stackalloc int[Colors];
-        lastSame.Fill(-1);
+        _freePosition = -1;
+        for (int k = 0; k <= n && Unsafe.Add(ref x, k) <= _freeBound; k++)
+        {
+            if (Unsafe.Add(ref x, k) == _freeBound)
+            {
+                _freePosition = k;
+            }
+        }
+
+        _blockCursor.AsSpan(0, n + 1).Clear();
+        _startBlockCount.AsSpan(0, n).Clear();
+        _rowEndByAmbient.AsSpan(0, n * Colors).Clear();
+        Span<int> lastOf = _lastOf;
+        lastOf.Fill(-1);
         for (int k = 0; k < n; k++)
         {
-            _prevSame[k] = lastSame[_color[k]];
-            lastSame[_color[k]] = k;
+            int c = Unsafe.Add(ref color, k);
+            _prevSame[k] = lastOf[c];
+            lastOf[c] = k;
         }
 
         // Row p is needed for its own colour (TOR pieces from p), for none at p = 0 (the whole space), and for the
         // colours inside any block starting at p; up to its last same-coloured segment or its last block end.
-        Span<int> lastOf = stackalloc int[Colors];
-        for (int k = 0; k < n; k++)
-        {
-            lastOf[_color[k]] = k;
-        }
-
         for (int p = 0; p < n; p++)
         {
-            _rowAmbients[p] = (byte)(1 << _color[p]);
-            _rowEnd[p] = lastOf[_color[p]] + 1;
-            _rowEndByAmbient.AsSpan(p * Colors, Colors).Clear();
-            _rowEndByAmbient[(p * Colors) + _color[p]] = _rowEnd[p];
+            int c = Unsafe.Add(ref color, p);
+            int rowEnd = lastOf[c] + 1;
+            _rowAmbients[p] = (byte)(1 << c);
+            _rowEnd[p] = rowEnd;
+            _rowEndByAmbient[(p * Colors) + c] = rowEnd;
         }
 
         _rowAmbients[0] |= 1;
         _rowEnd[0] = n;
         _rowEndByAmbient[0] = n;
 
-        // For every end position t, the positions s < t with [x_s, x_t) a NAPOT/NA4 block (nearest first).
+        // For every end position t, the positions s < t with [x_s, x_t) a NAPOT/NA4 block (nearest first). A block ending
+        // at x_t is at most as large as x_t's alignment (x_t > 0 for t ≥ 1), and a power-of-two size up to that alignment
+        // makes x_s = x_t − size a multiple of the size, so only the size's shape is left to check (as
+        // IsSingleEntryShape does: NA4 only at G = 0, Privileged ISA §3.7.1.1; NAPOT from 8 bytes).
+        bool hasNa4 = _options.Granularity == 0;
         for (int t = 1; t <= n; t++)
         {
             int count = 0;
             int colors = 0;
-            ulong alignment = _x[t] & (0 - _x[t]); // a block ending at x_t is at most as large as x_t's alignment
+            ulong xt = Unsafe.Add(ref x, t);
+            ulong alignment = xt & (0 - xt);
+            bool top = (xt >> PmpEncoding.AddressShift) > _addressMask;
+            int blockBase = t * MaxBlockStarts;
             for (int s = t - 1; s >= 0 && count < MaxBlockStarts; s--)
             {
-                colors |= 1 << _color[s];
-                if (alignment != 0 && _x[t] - _x[s] > alignment)
+                colors |= 1 << Unsafe.Add(ref color, s);
+                ulong size = xt - Unsafe.Add(ref x, s);
+                if (size > alignment)
                 {
                     break;
                 }
 
-                if (IsSingleEntryShape(_x[s], _x[t]))
+                if (!BitOperations.IsPow2(size) || (size == PmpEncoding.WordSize ? !hasNa4 : size < PmpEncoding.MinNapotSize))
                 {
-                    // No TOR entry ends at the top of the address space (its pmpaddr would need one bit more than the
-                    // implemented width), so inside the nearest block ending there nothing can paint the last segment:
-                    // that block is only useful in the last segment's colour (any other costs at least Infinity).
-                    int useful = count == 0 && (_x[t] >> PmpEncoding.AddressShift) > _addressMask ? 1 << _color[t - 1] : colors;
-                    _blockStarts[(t * MaxBlockStarts) + count] = s;
-                    _blockColors[(t * MaxBlockStarts) + count] = (byte)useful;
-                    count++;
-                    _rowAmbients[s] |= (byte)useful;
-                    _rowEnd[s] = Math.Max(_rowEnd[s], t);
-                    for (int c = 0; c < Colors; c++)
-                    {
-                        if ((useful & (1 << c)) != 0)
-                        {
-                            int at = (s * Colors) + c;
-                            _rowEndByAmbient[at] = Math.Max(_rowEndByAmbient[at], t);
-                        }
-                    }
+                    continue;
+                }
+
+                // No TOR entry ends at the top of the address space (its pmpaddr would need one bit more than the
+                // implemented width), so inside the nearest block ending there nothing can paint the last segment:
+                // that block is only useful in the last segment's colour (any other costs at least Infinity).
+                int useful = count == 0 && top ? 1 << Unsafe.Add(ref color, t - 1) : colors;
+                _blockStarts[blockBase + count] = s;
+                _blockColors[blockBase + count] = (byte)useful;
+
+                // A start has at most one block per power-of-two size (at most 55 sizes from 4 bytes to 2^56), so its
+                // list never overflows.
+                _startBlocks[(s * MaxBlockStarts) + _startBlockCount[s]++] = blockBase + count;
+                count++;
+                _rowAmbients[s] |= (byte)useful;
+                _rowEnd[s] = Math.Max(_rowEnd[s], t);
+                for (int left = useful; left != 0; left &= left - 1)
+                {
+                    int at = (s * Colors) + BitOperations.TrailingZeroCount(left);
+                    _rowEndByAmbient[at] = Math.Max(_rowEndByAmbient[at], t);
                 }
             }
 
@@ -263,167 +295,189 @@ public sealed partial class PmpCompiler
 
     /// <summary>Computes <c>D[p, a, t, ·]</c> for the ambient colours and ends row p is needed for (rows p' &gt; p are complete).</summary>
     /// <remarks>
-    /// The hot loop of the planner: it reads the tables through references (no bounds checks; every index is below
-    /// the current problem's stride, checked by <see cref="BuildSegments"/>), walks only the ambient colours the row
-    /// needs, and keeps the row's base offsets in locals.
+    /// The hot loop of the planner, which does little arithmetic per cell, so its cost is overhead: it reads the tables
+    /// through references from the row's base (no bounds checks; every index is below the current problem's stride,
+    /// checked by <see cref="BuildSegments"/>), walks only the ambient colours the row needs and drops a colour only
+    /// at the precomputed next end (no per-cell scan), resumes each end's block list where the previous row stopped
+    /// (rows are filled by decreasing <c>p</c>, so the blocks starting above <c>p</c> only grow), and skips the free
+    /// chain's variant entirely in rows that start above the free bound (no TOR piece there can be bounded by entry
+    /// <c>m</c>, so that variant stays at Infinity). No scratch is allocated per row.
     /// </remarks>
     private void FillRow(int p)
     {
         int positions = _positions;
         int ambients = _rowAmbients[p];
         int end = _rowEnd[p];
+        int pStride = Colors * positions; // S[p, ·, ·] blocks are Colors·positions apart, S[p, a, ·] rows positions apart
         ref int sTable = ref MemoryMarshal.GetArrayDataReference(_s);
-        ref int dTable = ref MemoryMarshal.GetArrayDataReference(_d);
+        ref int sRow = ref Unsafe.Add(ref sTable, p * pStride); // S[p, a, t] = sRow[a·positions + t]
+        ref int dRow = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_d), p * pStride * Variants); // D[p, a, t, v] = dRow[(a·positions + t)·Variants + v]
         ref byte colorOf = ref MemoryMarshal.GetArrayDataReference(_color);
         ref int prevSame = ref MemoryMarshal.GetArrayDataReference(_prevSame);
         ref ulong x = ref MemoryMarshal.GetArrayDataReference(_x);
         ref int blockStarts = ref MemoryMarshal.GetArrayDataReference(_blockStarts);
         ref byte blockColors = ref MemoryMarshal.GetArrayDataReference(_blockColors);
         ref byte blockStartCount = ref MemoryMarshal.GetArrayDataReference(_blockStartCount);
+        ref byte blockCursor = ref MemoryMarshal.GetArrayDataReference(_blockCursor);
         ref int chainBefore = ref MemoryMarshal.GetArrayDataReference(_chainBefore);
         ref int freeBefore = ref MemoryMarshal.GetArrayDataReference(_freeBefore);
+        ref int proper = ref MemoryMarshal.GetArrayDataReference(_proper);
+        ref int blockMin = ref MemoryMarshal.GetArrayDataReference(_blockMin);
+        ref int blockMinOther = ref MemoryMarshal.GetArrayDataReference(_blockMinOther);
+        ref byte blockMinColor = ref MemoryMarshal.GetArrayDataReference(_blockMinColor);
+        ref int rowEnds = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_rowEndByAmbient), p * Colors);
         ulong freeBound = _freeBound;
-        Span<int> proper = stackalloc int[Colors];
-        Span<int> rowEnds = stackalloc int[Colors];
-        _rowEndByAmbient.AsSpan(p * Colors, Colors).CopyTo(rowEnds);
-        int colorStride = positions; // S[p, a, ·] rows are positions apart, S[p, ·, ·] blocks Colors·positions apart
-        int pStride = Colors * positions;
-        for (int a = 0; a < Colors; a++)
-        {
-            if ((ambients & (1 << a)) == 0)
-            {
-                continue;
-            }
-
-            int i = DIndex(p, a, p, 0);
-            Unsafe.Add(ref dTable, i) = 0;
-            Unsafe.Add(ref dTable, i + 1) = Infinity;
-            Unsafe.Add(ref dTable, i + 2) = Infinity;
-            Unsafe.Add(ref sTable, SIndex(p, a, p)) = 0;
-            Unsafe.Add(ref chainBefore, (a * MaxPositions) + p) = 2;
-            Unsafe.Add(ref freeBefore, (a * MaxPositions) + p) = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_x), p) == freeBound ? 1 : Infinity;
-        }
-
+        ulong addressMask = _addressMask;
         ulong xp = Unsafe.Add(ref x, p);
         int cp = Unsafe.Add(ref colorOf, p);
+
+        // The free chain (variant 2) starts at the free bound's position: rows starting above it never leave Infinity.
+        bool hasFree = p <= _freePosition;
+        int nextDrop = end; // the smallest last end among the alive colours
+        for (int live = ambients; live != 0; live &= live - 1)
+        {
+            int a = BitOperations.TrailingZeroCount(live);
+            int at = (a * positions) + p;
+            Unsafe.Add(ref dRow, at * Variants) = 0;
+            Unsafe.Add(ref dRow, (at * Variants) + 1) = Infinity;
+            Unsafe.Add(ref dRow, (at * Variants) + 2) = Infinity;
+            Unsafe.Add(ref sRow, at) = 0;
+            Unsafe.Add(ref chainBefore, (a * MaxPositions) + p) = 2;
+            Unsafe.Add(ref freeBefore, (a * MaxPositions) + p) = xp == freeBound ? 1 : Infinity;
+            nextDrop = Math.Min(nextDrop, Unsafe.Add(ref rowEnds, a));
+        }
+
         int alive = ambients;
         for (int t = p + 1; t <= end; t++)
         {
+            if (t > nextDrop)
+            {
+                // A colour's row ends for good at its last end: drop the colours that ended, find the next end.
+                nextDrop = end;
+                for (int scan = alive; scan != 0; scan &= scan - 1)
+                {
+                    int a = BitOperations.TrailingZeroCount(scan);
+                    int last = Unsafe.Add(ref rowEnds, a);
+                    if (t > last)
+                    {
+                        alive &= ~(1 << a);
+                    }
+                    else
+                    {
+                        nextDrop = Math.Min(nextDrop, last);
+                    }
+                }
+            }
+
             int k = t - 1;
             int ck = Unsafe.Add(ref colorOf, k);
             ulong xt = Unsafe.Add(ref x, t);
-            bool torFits = (xt >> PmpEncoding.AddressShift) <= _addressMask;
+            bool torFits = (xt >> PmpEncoding.AddressShift) <= addressMask;
             int blockBase = t * MaxBlockStarts;
             int blocks = 0; // blocks [x_s, x_t) with p < s (listed from t−1 downwards)
             int spanColors = 0; // the block [x_p, x_t) when there is one, in the colours the program prices it
             int listed = Unsafe.Add(ref blockStartCount, t);
-            while (blocks < listed && Unsafe.Add(ref blockStarts, blockBase + blocks) > p)
+            if (listed != 0)
             {
-                blocks++;
-            }
+                blocks = Unsafe.Add(ref blockCursor, t);
+                while (blocks < listed && Unsafe.Add(ref blockStarts, blockBase + blocks) > p)
+                {
+                    blocks++;
+                }
 
-            if (blocks < listed && Unsafe.Add(ref blockStarts, blockBase + blocks) == p)
-            {
-                spanColors = Unsafe.Add(ref blockColors, blockBase + blocks);
+                Unsafe.Add(ref blockCursor, t) = (byte)blocks;
+                if (blocks < listed && Unsafe.Add(ref blockStarts, blockBase + blocks) == p)
+                {
+                    spanColors = Unsafe.Add(ref blockColors, blockBase + blocks);
+                }
             }
 
             // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block. Without
             // them (the usual case) every ambient's cell is final after one pass.
             bool spanTor = torFits && cp == ck;
-            bool span = spanTor || spanColors != 0;
-            // The ambient colours this (p, t) is needed for (a colour's row ends for good at its last end).
-            int scan = alive;
-            while (scan != 0)
-            {
-                int a = BitOperations.TrailingZeroCount(scan);
-                scan &= scan - 1;
-                if (t > rowEnds[a])
-                {
-                    alive &= ~(1 << a);
-                }
-            }
-
-            int live = alive;
+            ref int inner0 = ref Unsafe.Add(ref sTable, (ck * positions) + t); // S[s, ck, t] = inner0[s·pStride]
             for (int pending = alive; pending != 0; pending &= pending - 1)
             {
                 int a = BitOperations.TrailingZeroCount(pending);
                 int d0 = Infinity, d1 = Infinity, d2 = Infinity;
-                int row = ((p * Colors) + a) * colorStride; // S[p, a, 0]
-                int drow = row * Variants; // D[p, a, 0, 0]
+                int row = a * positions; // S[p, a, 0] relative to sRow
                 if (ck == a)
                 {
-                    d0 = Unsafe.Add(ref sTable, row + k);
+                    d0 = Unsafe.Add(ref sRow, row + k);
                 }
                 else if (torFits)
                 {
                     // A TOR piece [x_s, x_t) of colour ck after the cells of this row up to s (an unreachable cell has
                     // every variant at Infinity, so its candidates exceed Infinity and change nothing).
-                    ref int inner0 = ref Unsafe.Add(ref sTable, (ck * colorStride) + t); // S[s, ck, t] = inner0[s·pStride]
                     ref int chainRow = ref Unsafe.Add(ref chainBefore, a * MaxPositions);
-                    ref int freeRow = ref Unsafe.Add(ref freeBefore, a * MaxPositions);
-                    for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
+                    if (hasFree)
                     {
-                        int inner = Unsafe.Add(ref inner0, s * pStride);
-                        int candidate = Unsafe.Add(ref chainRow, s) + inner;
-                        d1 = candidate < d1 ? candidate : d1;
-                        if (inner == 0)
+                        ref int freeRow = ref Unsafe.Add(ref freeBefore, a * MaxPositions);
+                        for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
                         {
-                            int free = Unsafe.Add(ref freeRow, s);
-                            d2 = free < d2 ? free : d2;
+                            int inner = Unsafe.Add(ref inner0, s * pStride);
+                            int candidate = Unsafe.Add(ref chainRow, s) + inner;
+                            d1 = candidate < d1 ? candidate : d1;
+                            if (inner == 0)
+                            {
+                                int free = Unsafe.Add(ref freeRow, s);
+                                d2 = free < d2 ? free : d2;
+                            }
+                        }
+                    }
+                    else
+                    {
+                        for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
+                        {
+                            int candidate = Unsafe.Add(ref chainRow, s) + Unsafe.Add(ref inner0, s * pStride);
+                            d1 = candidate < d1 ? candidate : d1;
                         }
                     }
                 }
 
-                for (int b = 0; b < blocks; b++)
+                // A block [x_s, x_t) of a colour c ≠ a shown inside it, after the cells of this row up to s: the least
+                // S[s, c, t] over those colours was kept when row s was complete (an unreachable cell or a block with no
+                // other colour gives a candidate above Infinity, which changes nothing).
+                for (int b = blockBase; b < blockBase + blocks; b++)
                 {
-                    int s = Unsafe.Add(ref blockStarts, blockBase + b);
-                    int any = Unsafe.Add(ref sTable, row + s);
-                    if (any >= Infinity)
-                    {
-                        continue;
-                    }
-
-                    int colors = Unsafe.Add(ref blockColors, blockBase + b) & ~(1 << a);
-                    int innerBase = (s * pStride) + t;
-                    while (colors != 0)
-                    {
-                        int c = BitOperations.TrailingZeroCount(colors);
-                        colors &= colors - 1;
-                        int candidate = any + 1 + Unsafe.Add(ref sTable, innerBase + (c * colorStride));
-                        d1 = candidate < d1 ? candidate : d1;
-                    }
+                    int any = Unsafe.Add(ref sRow, row + Unsafe.Add(ref blockStarts, b));
+                    int inner = Unsafe.Add(ref blockMinColor, b) == a ? Unsafe.Add(ref blockMinOther, b) : Unsafe.Add(ref blockMin, b);
+                    int candidate = any + 1 + inner;
+                    d1 = candidate < d1 ? candidate : d1;
                 }
 
-                int i = drow + (t * Variants);
-                Unsafe.Add(ref dTable, i) = d0;
-                Unsafe.Add(ref dTable, i + 1) = d1;
-                Unsafe.Add(ref dTable, i + 2) = d2;
+                int i = (row + t) * Variants;
+                Unsafe.Add(ref dRow, i) = d0;
+                Unsafe.Add(ref dRow, i + 1) = d1;
+                Unsafe.Add(ref dRow, i + 2) = d2;
                 int best = d0 < d1 ? d0 : d1;
                 best = best < d2 ? best : d2;
-                proper[a] = best;
-                Unsafe.Add(ref sTable, row + t) = best;
+                Unsafe.Add(ref proper, a) = best;
+                Unsafe.Add(ref sRow, row + t) = best;
                 Unsafe.Add(ref chainBefore, (a * MaxPositions) + t) = Math.Min(d1 + 1, best + 2);
-                Unsafe.Add(ref freeBefore, (a * MaxPositions) + t) = Math.Min(d2 + 1, xt == freeBound ? best + 1 : Infinity);
+                if (hasFree)
+                {
+                    Unsafe.Add(ref freeBefore, (a * MaxPositions) + t) = Math.Min(d2 + 1, xt == freeBound ? best + 1 : Infinity);
+                }
             }
 
-            if (!span)
+            if (!spanTor && spanColors == 0)
             {
                 continue;
             }
 
-            while (live != 0)
+            for (int live = alive; live != 0; live &= live - 1)
             {
                 int a = BitOperations.TrailingZeroCount(live);
-                live &= live - 1;
-                int row = ((p * Colors) + a) * colorStride;
+                int row = a * positions;
                 int i = (row + t) * Variants;
-                ref int d1Ref = ref Unsafe.Add(ref dTable, i + 1);
-                ref int d2Ref = ref Unsafe.Add(ref dTable, i + 2);
+                ref int d1Ref = ref Unsafe.Add(ref dRow, i + 1);
+                ref int d2Ref = ref Unsafe.Add(ref dRow, i + 2);
                 if (spanTor && ck != a)
                 {
-                    int inner = proper[ck];
+                    int inner = Unsafe.Add(ref proper, ck);
                     d1Ref = Math.Min(d1Ref, 2 + inner);
-                    if (inner == 0 && xp == _freeBound)
+                    if (inner == 0 && xp == freeBound)
                     {
                         d2Ref = Math.Min(d2Ref, 1);
                     }
@@ -434,14 +488,42 @@ public sealed partial class PmpCompiler
                 {
                     int c = BitOperations.TrailingZeroCount(colors);
                     colors &= colors - 1;
-                    d1Ref = Math.Min(d1Ref, 1 + proper[c]);
+                    d1Ref = Math.Min(d1Ref, 1 + Unsafe.Add(ref proper, c));
                 }
 
-                int final = Math.Min(Unsafe.Add(ref dTable, i), Math.Min(d1Ref, d2Ref));
-                Unsafe.Add(ref sTable, row + t) = final;
+                int final = Math.Min(Unsafe.Add(ref dRow, i), Math.Min(d1Ref, d2Ref));
+                Unsafe.Add(ref sRow, row + t) = final;
                 Unsafe.Add(ref chainBefore, (a * MaxPositions) + t) = Math.Min(d1Ref + 1, final + 2);
                 Unsafe.Add(ref freeBefore, (a * MaxPositions) + t) = Math.Min(d2Ref + 1, xt == freeBound ? final + 1 : Infinity);
             }
+        }
+
+        // Row p is complete: keep, per block starting at p, its least cell over its colours and the least over the others.
+        ref int startBlocks = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_startBlocks), p * MaxBlockStarts);
+        for (int j = 0; j < _startBlockCount[p]; j++)
+        {
+            int b = Unsafe.Add(ref startBlocks, j);
+            int t = b / MaxBlockStarts;
+            int least = Infinity, other = Infinity, leastColor = Colors;
+            for (int colors = Unsafe.Add(ref blockColors, b); colors != 0; colors &= colors - 1)
+            {
+                int c = BitOperations.TrailingZeroCount(colors);
+                int cell = Unsafe.Add(ref sRow, (c * positions) + t);
+                if (cell < least)
+                {
+                    other = least;
+                    least = cell;
+                    leastColor = c;
+                }
+                else if (cell < other)
+                {
+                    other = cell;
+                }
+            }
+
+            Unsafe.Add(ref blockMin, b) = least;
+            Unsafe.Add(ref blockMinOther, b) = other;
+            Unsafe.Add(ref blockMinColor, b) = (byte)leastColor;
         }
     }
 
