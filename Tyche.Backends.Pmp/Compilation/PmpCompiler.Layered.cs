@@ -3,6 +3,7 @@ using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Tyche.Backends.Pmp;
 
@@ -30,16 +31,17 @@ namespace Tyche.Backends.Pmp;
 /// as a piece instead), a block's colour is one shown inside it (a block fully painted over could take any of those),
 /// and a piece never has its region's ambient colour (an OFF entry bounds as well). Items spanning the whole region use
 /// the region's cost without such an item (painting a span twice never pays), which orders the recursion. Rows are
-/// filled only for the ambient colours and ends some item can ask for; no TOR entry ends at the top of the address
-/// space (its <c>pmpaddr</c> would need one more bit), so the nearest block ending there is priced only in the last
-/// segment's colour (in any other, nothing could paint that segment inside it), which drops the whole-space block's
-/// rows for domains that leave the top of memory unmapped. Time O(n²·(n + L)·6) for n segments and L
-/// address bits; memory O(n²·6) preallocated; the tables are reused when the same runs are planned again. The
+/// filled only up to the last end some item can ask for, all six ambient colours of a cell at once (one vector step;
+/// the colours no item asks for are computed and never read); no TOR entry ends at the top of the address space (its
+/// <c>pmpaddr</c> would need one more bit), so the nearest block ending there is priced only in the last segment's
+/// colour (in any other, nothing could paint that segment inside it). Time O(n²·(n + L)) vector steps for n segments
+/// and L address bits; memory O(n²·8) preallocated; the tables are reused when the same runs are planned again. The
 /// restrictions are argued, not proven; the exhaustive tests (every encoding, 8 grains) find no map where they lose.</para>
 /// </remarks>
 public sealed partial class PmpCompiler
 {
     private const int Colors = 6;
+    private const int Lanes = 8; // a cell's colours, padded to two 128-bit vectors (FillRow)
     private const int Variants = 3;
     private const int VariantNone = 0;
     private const int VariantBound = 1;
@@ -85,18 +87,15 @@ public sealed partial class PmpCompiler
     private readonly int[] _blockMinOther = new int[MaxPositions * MaxBlockStarts];
     private readonly byte[] _blockMinColor = new byte[MaxPositions * MaxBlockStarts];
     private readonly int[] _lastOf = new int[Colors];
-    private readonly byte[] _rowAmbients = new byte[MaxSegments]; // ambient colours row p is needed for
     private readonly int[] _rowEnd = new int[MaxSegments]; // the last t row p is needed for
-    private readonly int[] _rowEndByAmbient = new int[MaxSegments * Colors]; // the last t row p is needed for, per ambient colour
-    private readonly int[] _d = new int[MaxSegments * Colors * MaxPositions * Variants];
-    private readonly int[] _s = new int[MaxSegments * Colors * MaxPositions];
+    private readonly int[] _d = new int[MaxSegments * Lanes * MaxPositions * Variants];
+    private readonly int[] _s = new int[MaxSegments * Lanes * MaxPositions];
 
     // Per-row scratch of FillRow, indexed [a, s] for the row p being filled: the cost before a TOR piece starting at x_s
     // that is bounded by an OFF entry or chained (min(D[p, a, s, bound] + 1, S[p, a, s] + 2)), and before one in the free
     // chain (min(D[p, a, s, free] + 1, S[p, a, s] + 1 when x_s is the free bound)).
-    private readonly int[] _chainBefore = new int[Colors * MaxPositions];
-    private readonly int[] _freeBefore = new int[Colors * MaxPositions];
-    private readonly int[] _proper = new int[Colors]; // per ambient: the cell of the (p, t) being filled without items spanning it
+    private readonly int[] _chainBefore = new int[Lanes * MaxPositions];
+    private readonly int[] _freeBefore = new int[Lanes * MaxPositions];
     private int _freePosition; // the position whose boundary is the free bound, −1 when none is
     private int _positions; // n + 1: boundaries x_0 = 0 … x_n = 2^PhysicalAddressBits
     private readonly Run[] _plannedRuns = new Run[PmpEncoding.MaxEntries]; // the runs the tables were filled for
@@ -125,9 +124,10 @@ public sealed partial class PmpCompiler
     };
 
     // Tables are laid out with the current problem's stride, so a small problem touches a small, cache-resident block.
-    private int DIndex(int p, int a, int t, int v) => ((((p * Colors) + a) * _positions) + t) * Variants + v;
+    // A cell's ambient colours sit side by side (Lanes apart), so FillRow computes them as one vector.
+    private int DIndex(int p, int a, int t, int v) => (((((p * _positions) + t) * Variants) + v) * Lanes) + a;
 
-    private int SIndex(int p, int a, int t) => (((p * Colors) + a) * _positions) + t;
+    private int SIndex(int p, int a, int t) => (((p * _positions) + t) * Lanes) + a;
 
     /// <summary>
     /// <see cref="PlanLayered"/>, skipped when the tables already hold the plan of exactly these runs (admission's
@@ -217,7 +217,6 @@ public sealed partial class PmpCompiler
 
         _blockCursor.AsSpan(0, n + 1).Clear();
         _startBlockCount.AsSpan(0, n).Clear();
-        _rowEndByAmbient.AsSpan(0, n * Colors).Clear();
         Span<int> lastOf = _lastOf;
         lastOf.Fill(-1);
         for (int k = 0; k < n; k++)
@@ -227,20 +226,14 @@ public sealed partial class PmpCompiler
             lastOf[c] = k;
         }
 
-        // Row p is needed for its own colour (TOR pieces from p), for none at p = 0 (the whole space), and for the
-        // colours inside any block starting at p; up to its last same-coloured segment or its last block end.
+        // Row p is needed (for its own colour: TOR pieces from p; at p = 0 for none: the whole space; and for the
+        // colours inside any block starting at p) up to its last same-coloured segment or its last block end.
         for (int p = 0; p < n; p++)
         {
-            int c = Unsafe.Add(ref color, p);
-            int rowEnd = lastOf[c] + 1;
-            _rowAmbients[p] = (byte)(1 << c);
-            _rowEnd[p] = rowEnd;
-            _rowEndByAmbient[(p * Colors) + c] = rowEnd;
+            _rowEnd[p] = lastOf[Unsafe.Add(ref color, p)] + 1;
         }
 
-        _rowAmbients[0] |= 1;
         _rowEnd[0] = n;
-        _rowEndByAmbient[0] = n;
 
         // For every end position t, the positions s < t with [x_s, x_t) a NAPOT/NA4 block (nearest first). A block ending
         // at x_t is at most as large as x_t's alignment (x_t > 0 for t ≥ 1), and a power-of-two size up to that alignment
@@ -280,13 +273,7 @@ public sealed partial class PmpCompiler
                 // list never overflows.
                 _startBlocks[(s * MaxBlockStarts) + _startBlockCount[s]++] = blockBase + count;
                 count++;
-                _rowAmbients[s] |= (byte)useful;
                 _rowEnd[s] = Math.Max(_rowEnd[s], t);
-                for (int left = useful; left != 0; left &= left - 1)
-                {
-                    int at = (s * Colors) + BitOperations.TrailingZeroCount(left);
-                    _rowEndByAmbient[at] = Math.Max(_rowEndByAmbient[at], t);
-                }
             }
 
             _blockStartCount[t] = (byte)count;
@@ -295,80 +282,49 @@ public sealed partial class PmpCompiler
 
     /// <summary>Computes <c>D[p, a, t, ·]</c> for the ambient colours and ends row p is needed for (rows p' &gt; p are complete).</summary>
     /// <remarks>
-    /// The hot loop of the planner, which does little arithmetic per cell, so its cost is overhead: it reads the tables
-    /// through references from the row's base (no bounds checks; every index is below the current problem's stride,
-    /// checked by <see cref="BuildSegments"/>), walks only the ambient colours the row needs and drops a colour only
-    /// at the precomputed next end (no per-cell scan), resumes each end's block list where the previous row stopped
-    /// (rows are filled by decreasing <c>p</c>, so the blocks starting above <c>p</c> only grow), and skips the free
-    /// chain's variant entirely in rows that start above the free bound (no TOR piece there can be bounded by entry
-    /// <c>m</c>, so that variant stays at Infinity). No scratch is allocated per row.
+    /// The hot loop of the planner. It does little arithmetic per cell, so it computes all six ambient colours of a
+    /// cell at once (<see cref="ColorLanes"/>, two 128-bit vectors; the tables keep a cell's colours side by side): a
+    /// TOR piece's chain walk and a block's candidates are read once per end instead of once per colour, and there is
+    /// no per-colour branching. Colours the row is not needed for compute values nobody reads (each lane depends only
+    /// on its own lane and on the cells the scalar recurrence reads). It reads the tables through references from the
+    /// row's base (no bounds checks; every index is below the current problem's stride, checked by
+    /// <see cref="BuildSegments"/>), resumes each end's block list where the previous row stopped (rows are filled by
+    /// decreasing <c>p</c>, so the blocks starting above <c>p</c> only grow), and skips the free chain's variant in
+    /// rows that start above the free bound (no TOR piece there can be bounded by entry <c>m</c>, so that variant stays
+    /// at Infinity). No scratch is allocated per row.
     /// </remarks>
     private void FillRow(int p)
     {
         int positions = _positions;
-        int ambients = _rowAmbients[p];
         int end = _rowEnd[p];
-        int pStride = Colors * positions; // S[p, ·, ·] blocks are Colors·positions apart, S[p, a, ·] rows positions apart
+        int pStride = positions * Lanes; // S[s, c, t] = sTable[s·pStride + t·Lanes + c]
         ref int sTable = ref MemoryMarshal.GetArrayDataReference(_s);
-        ref int sRow = ref Unsafe.Add(ref sTable, p * pStride); // S[p, a, t] = sRow[a·positions + t]
-        ref int dRow = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_d), p * pStride * Variants); // D[p, a, t, v] = dRow[(a·positions + t)·Variants + v]
+        ref int sRow = ref Unsafe.Add(ref sTable, p * pStride); // S[p, ·, t] at sRow[t·Lanes]
+        ref int dRow = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_d), p * pStride * Variants); // D[p, ·, t, v] at dRow[(t·Variants + v)·Lanes]
         ref byte colorOf = ref MemoryMarshal.GetArrayDataReference(_color);
         ref int prevSame = ref MemoryMarshal.GetArrayDataReference(_prevSame);
         ref ulong x = ref MemoryMarshal.GetArrayDataReference(_x);
         ref int blockStarts = ref MemoryMarshal.GetArrayDataReference(_blockStarts);
-        ref byte blockColors = ref MemoryMarshal.GetArrayDataReference(_blockColors);
-        ref byte blockStartCount = ref MemoryMarshal.GetArrayDataReference(_blockStartCount);
         ref byte blockCursor = ref MemoryMarshal.GetArrayDataReference(_blockCursor);
         ref int chainBefore = ref MemoryMarshal.GetArrayDataReference(_chainBefore);
         ref int freeBefore = ref MemoryMarshal.GetArrayDataReference(_freeBefore);
-        ref int proper = ref MemoryMarshal.GetArrayDataReference(_proper);
-        ref int blockMin = ref MemoryMarshal.GetArrayDataReference(_blockMin);
-        ref int blockMinOther = ref MemoryMarshal.GetArrayDataReference(_blockMinOther);
-        ref byte blockMinColor = ref MemoryMarshal.GetArrayDataReference(_blockMinColor);
-        ref int rowEnds = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_rowEndByAmbient), p * Colors);
         ulong freeBound = _freeBound;
         ulong addressMask = _addressMask;
         ulong xp = Unsafe.Add(ref x, p);
         int cp = Unsafe.Add(ref colorOf, p);
+        ColorLanes infinity = ColorLanes.Broadcast(Infinity);
 
         // The free chain (variant 2) starts at the free bound's position: rows starting above it never leave Infinity.
         bool hasFree = p <= _freePosition;
-        int nextDrop = end; // the smallest last end among the alive colours
-        for (int live = ambients; live != 0; live &= live - 1)
-        {
-            int a = BitOperations.TrailingZeroCount(live);
-            int at = (a * positions) + p;
-            Unsafe.Add(ref dRow, at * Variants) = 0;
-            Unsafe.Add(ref dRow, (at * Variants) + 1) = Infinity;
-            Unsafe.Add(ref dRow, (at * Variants) + 2) = Infinity;
-            Unsafe.Add(ref sRow, at) = 0;
-            Unsafe.Add(ref chainBefore, (a * MaxPositions) + p) = 2;
-            Unsafe.Add(ref freeBefore, (a * MaxPositions) + p) = xp == freeBound ? 1 : Infinity;
-            nextDrop = Math.Min(nextDrop, Unsafe.Add(ref rowEnds, a));
-        }
+        ColorLanes.Broadcast(0).Store(ref Unsafe.Add(ref dRow, p * Variants * Lanes));
+        infinity.Store(ref Unsafe.Add(ref dRow, ((p * Variants) + 1) * Lanes));
+        infinity.Store(ref Unsafe.Add(ref dRow, ((p * Variants) + 2) * Lanes));
+        ColorLanes.Broadcast(0).Store(ref Unsafe.Add(ref sRow, p * Lanes));
+        ColorLanes.Broadcast(2).Store(ref Unsafe.Add(ref chainBefore, p * Lanes));
+        ColorLanes.Broadcast(xp == freeBound ? 1 : Infinity).Store(ref Unsafe.Add(ref freeBefore, p * Lanes));
 
-        int alive = ambients;
         for (int t = p + 1; t <= end; t++)
         {
-            if (t > nextDrop)
-            {
-                // A colour's row ends for good at its last end: drop the colours that ended, find the next end.
-                nextDrop = end;
-                for (int scan = alive; scan != 0; scan &= scan - 1)
-                {
-                    int a = BitOperations.TrailingZeroCount(scan);
-                    int last = Unsafe.Add(ref rowEnds, a);
-                    if (t > last)
-                    {
-                        alive &= ~(1 << a);
-                    }
-                    else
-                    {
-                        nextDrop = Math.Min(nextDrop, last);
-                    }
-                }
-            }
-
             int k = t - 1;
             int ck = Unsafe.Add(ref colorOf, k);
             ulong xt = Unsafe.Add(ref x, t);
@@ -376,7 +332,7 @@ public sealed partial class PmpCompiler
             int blockBase = t * MaxBlockStarts;
             int blocks = 0; // blocks [x_s, x_t) with p < s (listed from t−1 downwards)
             int spanColors = 0; // the block [x_p, x_t) when there is one, in the colours the program prices it
-            int listed = Unsafe.Add(ref blockStartCount, t);
+            int listed = _blockStartCount[t];
             if (listed != 0)
             {
                 blocks = Unsafe.Add(ref blockCursor, t);
@@ -388,114 +344,72 @@ public sealed partial class PmpCompiler
                 Unsafe.Add(ref blockCursor, t) = (byte)blocks;
                 if (blocks < listed && Unsafe.Add(ref blockStarts, blockBase + blocks) == p)
                 {
-                    spanColors = Unsafe.Add(ref blockColors, blockBase + blocks);
+                    spanColors = _blockColors[blockBase + blocks];
                 }
             }
 
-            // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block. Without
-            // them (the usual case) every ambient's cell is final after one pass.
-            bool spanTor = torFits && cp == ck;
-            ref int inner0 = ref Unsafe.Add(ref sTable, (ck * positions) + t); // S[s, ck, t] = inner0[s·pStride]
-            for (int pending = alive; pending != 0; pending &= pending - 1)
+            // Ambient ck: skip the segment. Other ambients: a TOR piece [x_s, x_t) of colour ck after the cells of this
+            // row up to s (an unreachable cell has every variant at Infinity, so its candidates exceed Infinity and
+            // change nothing).
+            ColorLanes isCk = ColorLanes.LaneIs(ck);
+            ColorLanes d0 = ColorLanes.Select(isCk, ColorLanes.Load(ref Unsafe.Add(ref sRow, k * Lanes)), infinity);
+            ColorLanes d1 = infinity;
+            ColorLanes d2 = infinity;
+            if (torFits)
             {
-                int a = BitOperations.TrailingZeroCount(pending);
-                int d0 = Infinity, d1 = Infinity, d2 = Infinity;
-                int row = a * positions; // S[p, a, 0] relative to sRow
-                if (ck == a)
+                ref int inner0 = ref Unsafe.Add(ref sTable, (t * Lanes) + ck); // S[s, ck, t] = inner0[s·pStride]
+                for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
                 {
-                    d0 = Unsafe.Add(ref sRow, row + k);
-                }
-                else if (torFits)
-                {
-                    // A TOR piece [x_s, x_t) of colour ck after the cells of this row up to s (an unreachable cell has
-                    // every variant at Infinity, so its candidates exceed Infinity and change nothing).
-                    ref int chainRow = ref Unsafe.Add(ref chainBefore, a * MaxPositions);
-                    if (hasFree)
+                    int inner = Unsafe.Add(ref inner0, s * pStride);
+                    d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref chainBefore, s * Lanes)) + ColorLanes.Broadcast(inner));
+                    if (hasFree && inner == 0)
                     {
-                        ref int freeRow = ref Unsafe.Add(ref freeBefore, a * MaxPositions);
-                        for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
-                        {
-                            int inner = Unsafe.Add(ref inner0, s * pStride);
-                            int candidate = Unsafe.Add(ref chainRow, s) + inner;
-                            d1 = candidate < d1 ? candidate : d1;
-                            if (inner == 0)
-                            {
-                                int free = Unsafe.Add(ref freeRow, s);
-                                d2 = free < d2 ? free : d2;
-                            }
-                        }
-                    }
-                    else
-                    {
-                        for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
-                        {
-                            int candidate = Unsafe.Add(ref chainRow, s) + Unsafe.Add(ref inner0, s * pStride);
-                            d1 = candidate < d1 ? candidate : d1;
-                        }
+                        d2 = ColorLanes.Min(d2, ColorLanes.Load(ref Unsafe.Add(ref freeBefore, s * Lanes)));
                     }
                 }
 
-                // A block [x_s, x_t) of a colour c ≠ a shown inside it, after the cells of this row up to s: the least
-                // S[s, c, t] over those colours was kept when row s was complete (an unreachable cell or a block with no
-                // other colour gives a candidate above Infinity, which changes nothing).
-                for (int b = blockBase; b < blockBase + blocks; b++)
-                {
-                    int any = Unsafe.Add(ref sRow, row + Unsafe.Add(ref blockStarts, b));
-                    int inner = Unsafe.Add(ref blockMinColor, b) == a ? Unsafe.Add(ref blockMinOther, b) : Unsafe.Add(ref blockMin, b);
-                    int candidate = any + 1 + inner;
-                    d1 = candidate < d1 ? candidate : d1;
-                }
-
-                int i = (row + t) * Variants;
-                Unsafe.Add(ref dRow, i) = d0;
-                Unsafe.Add(ref dRow, i + 1) = d1;
-                Unsafe.Add(ref dRow, i + 2) = d2;
-                int best = d0 < d1 ? d0 : d1;
-                best = best < d2 ? best : d2;
-                Unsafe.Add(ref proper, a) = best;
-                Unsafe.Add(ref sRow, row + t) = best;
-                Unsafe.Add(ref chainBefore, (a * MaxPositions) + t) = Math.Min(d1 + 1, best + 2);
-                if (hasFree)
-                {
-                    Unsafe.Add(ref freeBefore, (a * MaxPositions) + t) = Math.Min(d2 + 1, xt == freeBound ? best + 1 : Infinity);
-                }
+                d1 = ColorLanes.Select(isCk, infinity, d1);
+                d2 = ColorLanes.Select(isCk, infinity, d2);
             }
 
-            if (!spanTor && spanColors == 0)
+            // A block [x_s, x_t) of a colour c ≠ a shown inside it, after the cells of this row up to s: the least
+            // S[s, c, t] over those colours was kept when row s was complete (an unreachable cell or a block with no
+            // other colour gives a candidate above Infinity, which changes nothing).
+            ColorLanes one = ColorLanes.Broadcast(1);
+            for (int b = blockBase; b < blockBase + blocks; b++)
             {
+                ColorLanes any = ColorLanes.Load(ref Unsafe.Add(ref sRow, Unsafe.Add(ref blockStarts, b) * Lanes));
+                ColorLanes inner = ColorLanes.Select(ColorLanes.LaneIs(_blockMinColor[b]), ColorLanes.Broadcast(_blockMinOther[b]), ColorLanes.Broadcast(_blockMin[b]));
+                d1 = ColorLanes.Min(d1, any + one + inner);
+            }
+
+            ColorLanes best = ColorLanes.Min(d0, ColorLanes.Min(d1, d2));
+            if (!(torFits && cp == ck) && spanColors == 0)
+            {
+                Store(ref dRow, ref sRow, ref chainBefore, ref freeBefore, t, d0, d1, d2, best, hasFree, xt == freeBound);
                 continue;
             }
 
-            for (int live = alive; live != 0; live &= live - 1)
+            // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block, priced
+            // with the cells of [x_p, x_t) without them (best, per colour).
+            if (torFits && cp == ck)
             {
-                int a = BitOperations.TrailingZeroCount(live);
-                int row = a * positions;
-                int i = (row + t) * Variants;
-                ref int d1Ref = ref Unsafe.Add(ref dRow, i + 1);
-                ref int d2Ref = ref Unsafe.Add(ref dRow, i + 2);
-                if (spanTor && ck != a)
+                int inner = best.Get(ck);
+                ColorLanes notCk = ColorLanes.Not(isCk);
+                d1 = ColorLanes.Select(notCk, ColorLanes.Min(d1, ColorLanes.Broadcast(2 + inner)), d1);
+                if (inner == 0 && xp == freeBound)
                 {
-                    int inner = Unsafe.Add(ref proper, ck);
-                    d1Ref = Math.Min(d1Ref, 2 + inner);
-                    if (inner == 0 && xp == freeBound)
-                    {
-                        d2Ref = Math.Min(d2Ref, 1);
-                    }
+                    d2 = ColorLanes.Select(notCk, ColorLanes.Min(d2, one), d2);
                 }
-
-                int colors = spanColors & ~(1 << a);
-                while (colors != 0)
-                {
-                    int c = BitOperations.TrailingZeroCount(colors);
-                    colors &= colors - 1;
-                    d1Ref = Math.Min(d1Ref, 1 + Unsafe.Add(ref proper, c));
-                }
-
-                int final = Math.Min(Unsafe.Add(ref dRow, i), Math.Min(d1Ref, d2Ref));
-                Unsafe.Add(ref sRow, row + t) = final;
-                Unsafe.Add(ref chainBefore, (a * MaxPositions) + t) = Math.Min(d1Ref + 1, final + 2);
-                Unsafe.Add(ref freeBefore, (a * MaxPositions) + t) = Math.Min(d2Ref + 1, xt == freeBound ? final + 1 : Infinity);
             }
+
+            for (int colors = spanColors; colors != 0; colors &= colors - 1)
+            {
+                int c = BitOperations.TrailingZeroCount(colors);
+                d1 = ColorLanes.Select(ColorLanes.LaneIs(c), d1, ColorLanes.Min(d1, ColorLanes.Broadcast(1 + best.Get(c))));
+            }
+
+            Store(ref dRow, ref sRow, ref chainBefore, ref freeBefore, t, d0, d1, d2, ColorLanes.Min(d0, ColorLanes.Min(d1, d2)), true, xt == freeBound);
         }
 
         // Row p is complete: keep, per block starting at p, its least cell over its colours and the least over the others.
@@ -505,10 +419,10 @@ public sealed partial class PmpCompiler
             int b = Unsafe.Add(ref startBlocks, j);
             int t = b / MaxBlockStarts;
             int least = Infinity, other = Infinity, leastColor = Colors;
-            for (int colors = Unsafe.Add(ref blockColors, b); colors != 0; colors &= colors - 1)
+            for (int colors = _blockColors[b]; colors != 0; colors &= colors - 1)
             {
                 int c = BitOperations.TrailingZeroCount(colors);
-                int cell = Unsafe.Add(ref sRow, (c * positions) + t);
+                int cell = Unsafe.Add(ref sRow, (t * Lanes) + c);
                 if (cell < least)
                 {
                     other = least;
@@ -521,9 +435,68 @@ public sealed partial class PmpCompiler
                 }
             }
 
-            Unsafe.Add(ref blockMin, b) = least;
-            Unsafe.Add(ref blockMinOther, b) = other;
-            Unsafe.Add(ref blockMinColor, b) = (byte)leastColor;
+            _blockMin[b] = least;
+            _blockMinOther[b] = other;
+            _blockMinColor[b] = (byte)leastColor;
+        }
+    }
+
+    /// <summary>Writes the cell <c>(p, ·, t)</c> and the costs before a TOR piece starting at <c>x_t</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(ref int dRow, ref int sRow, ref int chainBefore, ref int freeBefore, int t, ColorLanes d0, ColorLanes d1, ColorLanes d2, ColorLanes best, bool hasFree, bool atFreeBound)
+    {
+        d0.Store(ref Unsafe.Add(ref dRow, t * Variants * Lanes));
+        d1.Store(ref Unsafe.Add(ref dRow, ((t * Variants) + 1) * Lanes));
+        d2.Store(ref Unsafe.Add(ref dRow, ((t * Variants) + 2) * Lanes));
+        best.Store(ref Unsafe.Add(ref sRow, t * Lanes));
+        ColorLanes.Min(d1 + ColorLanes.Broadcast(1), best + ColorLanes.Broadcast(2)).Store(ref Unsafe.Add(ref chainBefore, t * Lanes));
+        if (hasFree)
+        {
+            ColorLanes.Min(d2 + ColorLanes.Broadcast(1), atFreeBound ? best + ColorLanes.Broadcast(1) : ColorLanes.Broadcast(Infinity)).Store(ref Unsafe.Add(ref freeBefore, t * Lanes));
+        }
+    }
+
+    /// <summary>The six ambient colours of one cell (two padding lanes), as two 128-bit vectors (accelerated on x64 and Arm64).</summary>
+    private readonly struct ColorLanes(Vector128<int> low, Vector128<int> high)
+    {
+        private readonly Vector128<int> _low = low;
+        private readonly Vector128<int> _high = high;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ColorLanes Broadcast(int value) => new(Vector128.Create(value), Vector128.Create(value));
+
+        /// <summary>All ones in lane <paramref name="lane"/>, zeros elsewhere.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ColorLanes LaneIs(int lane) => new(
+            Vector128.Equals(Vector128.Create(0, 1, 2, 3), Vector128.Create(lane)),
+            Vector128.Equals(Vector128.Create(4, 5, 6, 7), Vector128.Create(lane)));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ColorLanes Not(ColorLanes mask) => new(~mask._low, ~mask._high);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ColorLanes Load(ref int at) => new(Vector128.LoadUnsafe(ref at), Vector128.LoadUnsafe(ref at, 4));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ColorLanes Min(ColorLanes a, ColorLanes b) => new(Vector128.Min(a._low, b._low), Vector128.Min(a._high, b._high));
+
+        /// <summary>Lanes of <paramref name="ifSet"/> where <paramref name="mask"/> is all ones, of <paramref name="otherwise"/> elsewhere.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ColorLanes Select(ColorLanes mask, ColorLanes ifSet, ColorLanes otherwise) => new(
+            Vector128.ConditionalSelect(mask._low, ifSet._low, otherwise._low),
+            Vector128.ConditionalSelect(mask._high, ifSet._high, otherwise._high));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ColorLanes operator +(ColorLanes a, ColorLanes b) => new(a._low + b._low, a._high + b._high);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Get(int lane) => lane < 4 ? _low.GetElement(lane) : _high.GetElement(lane - 4);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Store(ref int at)
+        {
+            _low.StoreUnsafe(ref at);
+            _high.StoreUnsafe(ref at, 4);
         }
     }
 
@@ -596,17 +569,16 @@ public sealed partial class PmpCompiler
     {
         if (!proper)
         {
-            int i = DIndex(p, a, t, 0);
             int best = 0;
             for (int v = 1; v < Variants; v++)
             {
-                if (_d[i + v] < _d[i + best])
+                if (_d[DIndex(p, a, t, v)] < _d[DIndex(p, a, t, best)])
                 {
                     best = v;
                 }
             }
 
-            cost = _d[i + best];
+            cost = _d[DIndex(p, a, t, best)];
             return best;
         }
 
@@ -645,10 +617,9 @@ public sealed partial class PmpCompiler
         int k = t - 1;
         int ck = _color[k];
         bool torFits = (_x[t] >> PmpEncoding.AddressShift) <= _addressMask;
-        int row = SIndex(p, a, 0);
         if (v == VariantNone && ck == a)
         {
-            int cost = _s[row + k];
+            int cost = _s[SIndex(p, a, k)];
             if (Consider(new Transition(ItemSkip, k, BestVariant(p, a, k, false, out _), a), cost, target, ref best, ref found))
             {
                 return true;
@@ -660,7 +631,7 @@ public sealed partial class PmpCompiler
         int b = 0;
         for (int s = k; s > p; s--)
         {
-            int any = _s[row + s];
+            int any = _s[SIndex(p, a, s)];
             if (any >= Infinity)
             {
                 continue;
@@ -692,10 +663,9 @@ public sealed partial class PmpCompiler
             }
 
             int inner = _s[SIndex(s, ck, t)];
-            int at = DIndex(p, a, s, 0);
             if (v == VariantBound)
             {
-                if (Consider(new Transition(ItemTorChained, s, VariantBound, ck), _d[at + VariantBound] + 1 + inner, target, ref best, ref found)
+                if (Consider(new Transition(ItemTorChained, s, VariantBound, ck), _d[DIndex(p, a, s, VariantBound)] + 1 + inner, target, ref best, ref found)
                     || Consider(new Transition(ItemTorOff, s, BestVariant(p, a, s, false, out _), ck), any + 2 + inner, target, ref best, ref found))
                 {
                     return true;
@@ -703,7 +673,7 @@ public sealed partial class PmpCompiler
             }
             else if (v == VariantFree && inner == 0)
             {
-                if (Consider(new Transition(ItemTorChainedFree, s, VariantFree, ck), _d[at + VariantFree] + 1, target, ref best, ref found)
+                if (Consider(new Transition(ItemTorChainedFree, s, VariantFree, ck), _d[DIndex(p, a, s, VariantFree)] + 1, target, ref best, ref found)
                     || (_x[s] == _freeBound && Consider(new Transition(ItemTorFree, s, BestVariant(p, a, s, false, out _), ck), any + 1, target, ref best, ref found)))
                 {
                     return true;
