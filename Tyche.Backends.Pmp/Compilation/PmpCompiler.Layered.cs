@@ -35,13 +35,18 @@ namespace Tyche.Backends.Pmp;
 /// the colours no item asks for are computed and never read); no TOR entry ends at the top of the address space (its
 /// <c>pmpaddr</c> would need one more bit), so the nearest block ending there is priced only in the last segment's
 /// colour (in any other, nothing could paint that segment inside it). Time O(n²·(n + L)) vector steps for n segments
-/// and L address bits; memory O(n²·8) preallocated; the tables are reused when the same runs are planned again. The
-/// restrictions are argued, not proven; the exhaustive tests (every encoding, 8 grains) find no map where they lose.</para>
+/// and L address bits; memory O(n²·8) 16-bit costs, preallocated; the tables are reused when the same runs are
+/// planned again. The restrictions are argued, not proven; the exhaustive tests (every encoding, 8 grains) find no map
+/// where they lose.</para>
 /// </remarks>
 public sealed partial class PmpCompiler
 {
     private const int Colors = 6;
-    private const int Lanes = 8; // a cell's colours, padded to two 128-bit vectors (FillRow)
+    private const int Lanes = 8; // a cell's colours, padded to one 128-bit vector of 16-bit costs (FillRow)
+
+    // Costs are small (at most a few hundred entries), so the tables hold them in 16 bits with CellInfinity for
+    // Infinity; every sum FillRow forms stays below 2·CellInfinity + 2, so the 16-bit lanes never wrap.
+    private const ushort CellInfinity = 0x3FFF;
     private const int Variants = 3;
     private const int VariantNone = 0;
     private const int VariantBound = 1;
@@ -83,19 +88,19 @@ public sealed partial class PmpCompiler
 
     // Per listed block [x_s, x_t), set once row s is complete: the least S[s, c, t] over its colours, that colour, and
     // the least over its other colours (Infinity when none), so that min over c ≠ a of S[s, c, t] is one read.
-    private readonly int[] _blockMin = new int[MaxPositions * MaxBlockStarts];
-    private readonly int[] _blockMinOther = new int[MaxPositions * MaxBlockStarts];
+    private readonly ushort[] _blockMin = new ushort[MaxPositions * MaxBlockStarts];
+    private readonly ushort[] _blockMinOther = new ushort[MaxPositions * MaxBlockStarts];
     private readonly byte[] _blockMinColor = new byte[MaxPositions * MaxBlockStarts];
     private readonly int[] _lastOf = new int[Colors];
     private readonly int[] _rowEnd = new int[MaxSegments]; // the last t row p is needed for
-    private readonly int[] _d = new int[MaxSegments * Lanes * MaxPositions * Variants];
-    private readonly int[] _s = new int[MaxSegments * Lanes * MaxPositions];
+    private readonly ushort[] _d = new ushort[MaxSegments * Lanes * MaxPositions * Variants];
+    private readonly ushort[] _s = new ushort[MaxSegments * Lanes * MaxPositions];
 
     // Per-row scratch of FillRow, indexed [a, s] for the row p being filled: the cost before a TOR piece starting at x_s
     // that is bounded by an OFF entry or chained (min(D[p, a, s, bound] + 1, S[p, a, s] + 2)), and before one in the free
     // chain (min(D[p, a, s, free] + 1, S[p, a, s] + 1 when x_s is the free bound)).
-    private readonly int[] _chainBefore = new int[Lanes * MaxPositions];
-    private readonly int[] _freeBefore = new int[Lanes * MaxPositions];
+    private readonly ushort[] _chainBefore = new ushort[Lanes * MaxPositions];
+    private readonly ushort[] _freeBefore = new ushort[Lanes * MaxPositions];
     private int _freePosition; // the position whose boundary is the free bound, −1 when none is
     private int _positions; // n + 1: boundaries x_0 = 0 … x_n = 2^PhysicalAddressBits
     private readonly Run[] _plannedRuns = new Run[PmpEncoding.MaxEntries]; // the runs the tables were filled for
@@ -177,7 +182,7 @@ public sealed partial class PmpCompiler
             FillRow(p);
         }
 
-        return _s[SIndex(0, 0, n)];
+        return SCell(0, 0, n);
     }
 
     private void BuildSegments(int runCount)
@@ -283,7 +288,8 @@ public sealed partial class PmpCompiler
     /// <summary>Computes <c>D[p, a, t, ·]</c> for the ambient colours and ends row p is needed for (rows p' &gt; p are complete).</summary>
     /// <remarks>
     /// The hot loop of the planner. It does little arithmetic per cell, so it computes all six ambient colours of a
-    /// cell at once (<see cref="ColorLanes"/>, two 128-bit vectors; the tables keep a cell's colours side by side): a
+    /// cell at once (<see cref="ColorLanes"/>, one 128-bit vector of 16-bit costs; the tables keep a cell's colours
+    /// side by side, so the working set of a 16-range domain stays in the first cache levels): a
     /// TOR piece's chain walk and a block's candidates are read once per end instead of once per colour, and there is
     /// no per-colour branching. Colours the row is not needed for compute values nobody reads (each lane depends only
     /// on its own lane and on the cells the scalar recurrence reads). It reads the tables through references from the
@@ -298,21 +304,21 @@ public sealed partial class PmpCompiler
         int positions = _positions;
         int end = _rowEnd[p];
         int pStride = positions * Lanes; // S[s, c, t] = sTable[s·pStride + t·Lanes + c]
-        ref int sTable = ref MemoryMarshal.GetArrayDataReference(_s);
-        ref int sRow = ref Unsafe.Add(ref sTable, p * pStride); // S[p, ·, t] at sRow[t·Lanes]
-        ref int dRow = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_d), p * pStride * Variants); // D[p, ·, t, v] at dRow[(t·Variants + v)·Lanes]
+        ref ushort sTable = ref MemoryMarshal.GetArrayDataReference(_s);
+        ref ushort sRow = ref Unsafe.Add(ref sTable, p * pStride); // S[p, ·, t] at sRow[t·Lanes]
+        ref ushort dRow = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_d), p * pStride * Variants); // D[p, ·, t, v] at dRow[(t·Variants + v)·Lanes]
         ref byte colorOf = ref MemoryMarshal.GetArrayDataReference(_color);
         ref int prevSame = ref MemoryMarshal.GetArrayDataReference(_prevSame);
         ref ulong x = ref MemoryMarshal.GetArrayDataReference(_x);
         ref int blockStarts = ref MemoryMarshal.GetArrayDataReference(_blockStarts);
         ref byte blockCursor = ref MemoryMarshal.GetArrayDataReference(_blockCursor);
-        ref int chainBefore = ref MemoryMarshal.GetArrayDataReference(_chainBefore);
-        ref int freeBefore = ref MemoryMarshal.GetArrayDataReference(_freeBefore);
+        ref ushort chainBefore = ref MemoryMarshal.GetArrayDataReference(_chainBefore);
+        ref ushort freeBefore = ref MemoryMarshal.GetArrayDataReference(_freeBefore);
         ulong freeBound = _freeBound;
         ulong addressMask = _addressMask;
         ulong xp = Unsafe.Add(ref x, p);
         int cp = Unsafe.Add(ref colorOf, p);
-        ColorLanes infinity = ColorLanes.Broadcast(Infinity);
+        ColorLanes infinity = ColorLanes.Broadcast(CellInfinity);
 
         // The free chain (variant 2) starts at the free bound's position: rows starting above it never leave Infinity.
         bool hasFree = p <= _freePosition;
@@ -321,7 +327,7 @@ public sealed partial class PmpCompiler
         infinity.Store(ref Unsafe.Add(ref dRow, ((p * Variants) + 2) * Lanes));
         ColorLanes.Broadcast(0).Store(ref Unsafe.Add(ref sRow, p * Lanes));
         ColorLanes.Broadcast(2).Store(ref Unsafe.Add(ref chainBefore, p * Lanes));
-        ColorLanes.Broadcast(xp == freeBound ? 1 : Infinity).Store(ref Unsafe.Add(ref freeBefore, p * Lanes));
+        ColorLanes.Broadcast(xp == freeBound ? 1 : CellInfinity).Store(ref Unsafe.Add(ref freeBefore, p * Lanes));
 
         for (int t = p + 1; t <= end; t++)
         {
@@ -357,7 +363,7 @@ public sealed partial class PmpCompiler
             ColorLanes d2 = infinity;
             if (torFits)
             {
-                ref int inner0 = ref Unsafe.Add(ref sTable, (t * Lanes) + ck); // S[s, ck, t] = inner0[s·pStride]
+                ref ushort inner0 = ref Unsafe.Add(ref sTable, (t * Lanes) + ck); // S[s, ck, t] = inner0[s·pStride]
                 for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
                 {
                     int inner = Unsafe.Add(ref inner0, s * pStride);
@@ -418,7 +424,7 @@ public sealed partial class PmpCompiler
         {
             int b = Unsafe.Add(ref startBlocks, j);
             int t = b / MaxBlockStarts;
-            int least = Infinity, other = Infinity, leastColor = Colors;
+            int least = CellInfinity, other = CellInfinity, leastColor = Colors;
             for (int colors = _blockColors[b]; colors != 0; colors &= colors - 1)
             {
                 int c = BitOperations.TrailingZeroCount(colors);
@@ -435,15 +441,15 @@ public sealed partial class PmpCompiler
                 }
             }
 
-            _blockMin[b] = least;
-            _blockMinOther[b] = other;
+            _blockMin[b] = (ushort)least;
+            _blockMinOther[b] = (ushort)other;
             _blockMinColor[b] = (byte)leastColor;
         }
     }
 
     /// <summary>Writes the cell <c>(p, ·, t)</c> and the costs before a TOR piece starting at <c>x_t</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(ref int dRow, ref int sRow, ref int chainBefore, ref int freeBefore, int t, ColorLanes d0, ColorLanes d1, ColorLanes d2, ColorLanes best, bool hasFree, bool atFreeBound)
+    private static void Store(ref ushort dRow, ref ushort sRow, ref ushort chainBefore, ref ushort freeBefore, int t, ColorLanes d0, ColorLanes d1, ColorLanes d2, ColorLanes best, bool hasFree, bool atFreeBound)
     {
         d0.Store(ref Unsafe.Add(ref dRow, t * Variants * Lanes));
         d1.Store(ref Unsafe.Add(ref dRow, ((t * Variants) + 1) * Lanes));
@@ -452,53 +458,53 @@ public sealed partial class PmpCompiler
         ColorLanes.Min(d1 + ColorLanes.Broadcast(1), best + ColorLanes.Broadcast(2)).Store(ref Unsafe.Add(ref chainBefore, t * Lanes));
         if (hasFree)
         {
-            ColorLanes.Min(d2 + ColorLanes.Broadcast(1), atFreeBound ? best + ColorLanes.Broadcast(1) : ColorLanes.Broadcast(Infinity)).Store(ref Unsafe.Add(ref freeBefore, t * Lanes));
+            ColorLanes.Min(d2 + ColorLanes.Broadcast(1), atFreeBound ? best + ColorLanes.Broadcast(1) : ColorLanes.Broadcast(CellInfinity)).Store(ref Unsafe.Add(ref freeBefore, t * Lanes));
         }
     }
 
-    /// <summary>The six ambient colours of one cell (two padding lanes), as two 128-bit vectors (accelerated on x64 and Arm64).</summary>
-    private readonly struct ColorLanes(Vector128<int> low, Vector128<int> high)
+    /// <summary>The six ambient colours of one cell (two padding lanes) as one 128-bit vector of 16-bit costs (accelerated on x64 and Arm64).</summary>
+    private readonly struct ColorLanes(Vector128<ushort> lanes)
     {
-        private readonly Vector128<int> _low = low;
-        private readonly Vector128<int> _high = high;
+        private readonly Vector128<ushort> _lanes = lanes;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static ColorLanes Broadcast(int value) => new(Vector128.Create(value), Vector128.Create(value));
+        public static ColorLanes Broadcast(int value) => new(Vector128.Create((ushort)value));
 
         /// <summary>All ones in lane <paramref name="lane"/>, zeros elsewhere.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static ColorLanes LaneIs(int lane) => new(
-            Vector128.Equals(Vector128.Create(0, 1, 2, 3), Vector128.Create(lane)),
-            Vector128.Equals(Vector128.Create(4, 5, 6, 7), Vector128.Create(lane)));
+        public static ColorLanes LaneIs(int lane) => new(Vector128.Equals(Vector128.Create((ushort)0, 1, 2, 3, 4, 5, 6, 7), Vector128.Create((ushort)lane)));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static ColorLanes Not(ColorLanes mask) => new(~mask._low, ~mask._high);
+        public static ColorLanes Not(ColorLanes mask) => new(~mask._lanes);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static ColorLanes Load(ref int at) => new(Vector128.LoadUnsafe(ref at), Vector128.LoadUnsafe(ref at, 4));
+        public static ColorLanes Load(ref ushort at) => new(Vector128.LoadUnsafe(ref at));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static ColorLanes Min(ColorLanes a, ColorLanes b) => new(Vector128.Min(a._low, b._low), Vector128.Min(a._high, b._high));
+        public static ColorLanes Min(ColorLanes a, ColorLanes b) => new(Vector128.Min(a._lanes, b._lanes));
 
         /// <summary>Lanes of <paramref name="ifSet"/> where <paramref name="mask"/> is all ones, of <paramref name="otherwise"/> elsewhere.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static ColorLanes Select(ColorLanes mask, ColorLanes ifSet, ColorLanes otherwise) => new(
-            Vector128.ConditionalSelect(mask._low, ifSet._low, otherwise._low),
-            Vector128.ConditionalSelect(mask._high, ifSet._high, otherwise._high));
+        public static ColorLanes Select(ColorLanes mask, ColorLanes ifSet, ColorLanes otherwise) => new(Vector128.ConditionalSelect(mask._lanes, ifSet._lanes, otherwise._lanes));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static ColorLanes operator +(ColorLanes a, ColorLanes b) => new(a._low + b._low, a._high + b._high);
+        public static ColorLanes operator +(ColorLanes a, ColorLanes b) => new(a._lanes + b._lanes);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public int Get(int lane) => lane < 4 ? _low.GetElement(lane) : _high.GetElement(lane - 4);
+        public int Get(int lane) => _lanes.GetElement(lane);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Store(ref int at)
-        {
-            _low.StoreUnsafe(ref at);
-            _high.StoreUnsafe(ref at, 4);
-        }
+        public void Store(ref ushort at) => _lanes.StoreUnsafe(ref at);
     }
+
+    /// <summary>A table cost widened back to the planner's scale (CellInfinity is Infinity).</summary>
+    private static int Widen(ushort cell) => cell >= CellInfinity ? Infinity : cell;
+
+    /// <summary><c>D[p, a, t, v]</c>.</summary>
+    private int DCell(int p, int a, int t, int v) => Widen(_d[DIndex(p, a, t, v)]);
+
+    /// <summary><c>S[p, a, t]</c>.</summary>
+    private int SCell(int p, int a, int t) => Widen(_s[SIndex(p, a, t)]);
 
     /// <summary>Emits the layered plan (after <see cref="PlanLayered"/>) into the entry scratch and top-level groups.</summary>
     private int EmitLayered(out int groupCount)
@@ -572,13 +578,13 @@ public sealed partial class PmpCompiler
             int best = 0;
             for (int v = 1; v < Variants; v++)
             {
-                if (_d[DIndex(p, a, t, v)] < _d[DIndex(p, a, t, best)])
+                if (DCell(p, a, t, v) < DCell(p, a, t, best))
                 {
                     best = v;
                 }
             }
 
-            cost = _d[DIndex(p, a, t, best)];
+            cost = DCell(p, a, t, best);
             return best;
         }
 
@@ -619,7 +625,7 @@ public sealed partial class PmpCompiler
         bool torFits = (_x[t] >> PmpEncoding.AddressShift) <= _addressMask;
         if (v == VariantNone && ck == a)
         {
-            int cost = _s[SIndex(p, a, k)];
+            int cost = SCell(p, a, k);
             if (Consider(new Transition(ItemSkip, k, BestVariant(p, a, k, false, out _), a), cost, target, ref best, ref found))
             {
                 return true;
@@ -631,7 +637,7 @@ public sealed partial class PmpCompiler
         int b = 0;
         for (int s = k; s > p; s--)
         {
-            int any = _s[SIndex(p, a, s)];
+            int any = SCell(p, a, s);
             if (any >= Infinity)
             {
                 continue;
@@ -650,7 +656,7 @@ public sealed partial class PmpCompiler
                 {
                     int c = BitOperations.TrailingZeroCount(colors);
                     colors &= colors - 1;
-                    if (Consider(new Transition(ItemBlock, s, fromVariant, c), any + 1 + _s[SIndex(s, c, t)], target, ref best, ref found))
+                    if (Consider(new Transition(ItemBlock, s, fromVariant, c), any + 1 + SCell(s, c, t), target, ref best, ref found))
                     {
                         return true;
                     }
@@ -662,10 +668,10 @@ public sealed partial class PmpCompiler
                 continue;
             }
 
-            int inner = _s[SIndex(s, ck, t)];
+            int inner = SCell(s, ck, t);
             if (v == VariantBound)
             {
-                if (Consider(new Transition(ItemTorChained, s, VariantBound, ck), _d[DIndex(p, a, s, VariantBound)] + 1 + inner, target, ref best, ref found)
+                if (Consider(new Transition(ItemTorChained, s, VariantBound, ck), DCell(p, a, s, VariantBound) + 1 + inner, target, ref best, ref found)
                     || Consider(new Transition(ItemTorOff, s, BestVariant(p, a, s, false, out _), ck), any + 2 + inner, target, ref best, ref found))
                 {
                     return true;
@@ -673,7 +679,7 @@ public sealed partial class PmpCompiler
             }
             else if (v == VariantFree && inner == 0)
             {
-                if (Consider(new Transition(ItemTorChainedFree, s, VariantFree, ck), _d[DIndex(p, a, s, VariantFree)] + 1, target, ref best, ref found)
+                if (Consider(new Transition(ItemTorChainedFree, s, VariantFree, ck), DCell(p, a, s, VariantFree) + 1, target, ref best, ref found)
                     || (_x[s] == _freeBound && Consider(new Transition(ItemTorFree, s, BestVariant(p, a, s, false, out _), ck), any + 1, target, ref best, ref found)))
                 {
                     return true;
@@ -763,7 +769,7 @@ public sealed partial class PmpCompiler
         while (t > p)
         {
             bool wholeSpan = !(proper && firstStep);
-            int target = wholeSpan ? _d[DIndex(p, a, t, v)] : ProperCost(p, a, t, v);
+            int target = wholeSpan ? DCell(p, a, t, v) : ProperCost(p, a, t, v);
             if (!FindTransition(p, a, t, v, wholeSpan, target, out Transition step, out _))
             {
                 throw new InvalidOperationException("Layered plan reconstruction failed.");
