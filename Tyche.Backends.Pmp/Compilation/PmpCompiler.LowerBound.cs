@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 using System;
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Tyche.Backends.Pmp;
 
@@ -125,30 +127,29 @@ public sealed partial class PmpCompiler
     private int MaximumBlockMatching(int count)
     {
         // Arcs in pre-order: start ascending, then end descending (larger first), so every arc follows its container.
+        ref ulong points = ref MemoryMarshal.GetArrayDataReference(_points);
+        ref int arcFrom = ref MemoryMarshal.GetArrayDataReference(_arcFrom);
+        ref int arcTo = ref MemoryMarshal.GetArrayDataReference(_arcTo);
         int arcs = 0;
         for (int i = 0; i < count; i++)
         {
-            ulong u = _points[i];
-            ulong alignment = u & (0 - u);
-            int first = arcs;
-            for (int j = i + 1; j < count; j++)
+            ulong u = Unsafe.Add(ref points, i);
+            ulong alignment = u & (0 - u); // a block starting at u is at most as large as u's alignment
+            int last = i;
+            while (last + 1 < count && Unsafe.Add(ref points, last + 1) - u <= alignment)
             {
-                ulong size = _points[j] - u;
-                if (size > alignment)
-                {
-                    break;
-                }
+                last++;
+            }
 
-                if ((size & (size - 1)) == 0)
+            for (int j = last; j > i; j--)
+            {
+                if (BitOperations.IsPow2(Unsafe.Add(ref points, j) - u))
                 {
-                    _arcFrom[arcs] = i;
-                    _arcTo[arcs] = j;
+                    Unsafe.Add(ref arcFrom, arcs) = i;
+                    Unsafe.Add(ref arcTo, arcs) = j;
                     arcs++;
                 }
             }
-
-            _arcFrom.AsSpan(first, arcs - first).Reverse();
-            _arcTo.AsSpan(first, arcs - first).Reverse();
         }
 
         if (arcs == 0)
@@ -160,8 +161,8 @@ public sealed partial class PmpCompiler
         OpenFrame(0, 0, count - 1, isArc: false);
         for (int a = 0; a < arcs; a++)
         {
-            int from = _arcFrom[a];
-            int to = _arcTo[a];
+            int from = Unsafe.Add(ref arcFrom, a);
+            int to = Unsafe.Add(ref arcTo, a);
             while (top > 0 && !(_frameFrom[top] <= from && to <= _frameTo[top]))
             {
                 CloseFrame(ref top);
@@ -184,10 +185,13 @@ public sealed partial class PmpCompiler
         _frameTo[frame] = to;
         _frameFrontier[frame] = -1;
         _frameIsArc[frame] = isArc;
-        Span<int> best = _frameBest.AsSpan(frame * 8, 8);
-        for (int k = 0; k < 8; k++)
+
+        // [fu, fv, r]: nothing matched yet with the frontier free (r = 0); no frontier to take yet (r = 1).
+        ref int best = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_frameBest), frame * 8);
+        for (int k = 0; k < 8; k += 2)
         {
-            best[k] = (k & 1) == 0 ? 0 : NoValue;
+            Unsafe.Add(ref best, k) = 0;
+            Unsafe.Add(ref best, k + 1) = NoValue;
         }
     }
 
@@ -202,12 +206,14 @@ public sealed partial class PmpCompiler
     private void CloseFrame(ref int top)
     {
         int child = top;
+        ref int frameBest = ref MemoryMarshal.GetArrayDataReference(_frameBest);
+        ref int inner = ref Unsafe.Add(ref frameBest, child * 8);
 
         // The child's best inside its closed window for each availability of its left end (a) and right end (b).
-        int v00 = Inner(child, 0, 0);
-        int v01 = Inner(child, 0, 1);
-        int v10 = Inner(child, 1, 0);
-        int v11 = Inner(child, 1, 1);
+        int v00 = Math.Max(inner, Unsafe.Add(ref inner, 1));
+        int v01 = Math.Max(Unsafe.Add(ref inner, 2), Unsafe.Add(ref inner, 3));
+        int v10 = Math.Max(Unsafe.Add(ref inner, 4), Unsafe.Add(ref inner, 5));
+        int v11 = Math.Max(Unsafe.Add(ref inner, 6), Unsafe.Add(ref inner, 7));
         if (_frameIsArc[child])
         {
             v11 = Math.Max(v11, 1 + v00);
@@ -216,46 +222,69 @@ public sealed partial class PmpCompiler
         top--;
         int parent = top;
         int to = _frameTo[child];
-        bool sharesLeft = _frameFrom[child] == _frameFrom[parent];
+        int from = _frameFrom[child];
+        bool sharesLeft = from == _frameFrom[parent];
         bool sharesRight = to == _frameTo[parent];
-        bool joinsFrontier = _frameFrom[child] == _frameFrontier[parent];
-        int at = parent * 8;
-        for (int fu = 0; fu < 2; fu++)
+        ref int best = ref Unsafe.Add(ref frameBest, parent * 8);
+        if (sharesLeft || from == _frameFrontier[parent])
         {
-            for (int fv = 0; fv < 2; fv++)
+            // The child's left end is the window's own left end (first child) or the point the previous child may have
+            // taken: r = 0 keeps it free, r = 1 does not.
+            if (sharesLeft)
             {
-                int i = at + (fu * 4) + (fv * 2);
-                int free = _frameBest[i];
-                int taken = _frameBest[i + 1];
-                int outFree, outTaken;
-                if (sharesLeft || joinsFrontier)
-                {
-                    // The child's left end is the window's own left end (first child) or the point the previous child
-                    // may have taken: r = 0 keeps it free, r = 1 does not.
-                    int freeA = sharesLeft ? fu : 1;
-                    int takenA = sharesLeft ? fu : 0;
-                    outFree = Math.Max(free + Value(freeA, 0), taken + Value(takenA, 0));
-                    outTaken = Math.Max(free + Value(freeA, 1), taken + Value(takenA, 1));
-                    if (sharesRight)
-                    {
-                        outFree = Math.Max(free + Value(freeA, fv), taken + Value(takenA, fv));
-                        outTaken = NoValue;
-                    }
-                }
-                else
-                {
-                    int before = Math.Max(free, taken); // a fresh left end: what happened at the frontier no longer matters
-                    outFree = before + (sharesRight ? Value(1, fv) : v10);
-                    outTaken = sharesRight ? NoValue : before + v11;
-                }
-
-                _frameBest[i] = Math.Max(outFree, NoValue);
-                _frameBest[i + 1] = Math.Max(outTaken, NoValue);
+                // fu = 0: the left end is taken by the window's own arc (a = 0 either way); fu = 1: it is free (a = 1).
+                AfterSharedLeft(ref best, v00, v01, v00, v01, sharesRight);
+                AfterSharedLeft(ref Unsafe.Add(ref best, 4), v10, v11, v10, v11, sharesRight);
+            }
+            else
+            {
+                AfterSharedLeft(ref best, v10, v11, v00, v01, sharesRight);
+                AfterSharedLeft(ref Unsafe.Add(ref best, 4), v10, v11, v00, v01, sharesRight);
+            }
+        }
+        else
+        {
+            // A fresh left end: what happened at the frontier no longer matters.
+            for (int i = 0; i < 8; i += 2)
+            {
+                int before = Math.Max(Unsafe.Add(ref best, i), Unsafe.Add(ref best, i + 1));
+                int fv = (i >> 1) & 1;
+                Unsafe.Add(ref best, i) = Math.Max(before + (sharesRight ? (fv == 0 ? v10 : v11) : v10), NoValue);
+                Unsafe.Add(ref best, i + 1) = sharesRight ? NoValue : Math.Max(before + v11, NoValue);
             }
         }
 
         _frameFrontier[parent] = to;
+    }
 
-        int Value(int a, int b) => a == 0 ? (b == 0 ? v00 : v01) : (b == 0 ? v10 : v11);
+    /// <summary>
+    /// Adds a child whose left end is shared (with the window or the previous child) to the two states <c>[fv, r]</c> of
+    /// one <c>fu</c>: from a free frontier (r = 0) the child's left end has availability <c>freeA</c> (values
+    /// <paramref name="free0"/>, <paramref name="free1"/> for its right end taken or free), from a taken one
+    /// <c>takenA</c> (<paramref name="taken0"/>, <paramref name="taken1"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AfterSharedLeft(ref int best, int free0, int free1, int taken0, int taken1, bool sharesRight)
+    {
+        for (int fv = 0; fv < 2; fv++)
+        {
+            ref int state = ref Unsafe.Add(ref best, fv * 2);
+            int free = state;
+            int taken = Unsafe.Add(ref state, 1);
+            int outFree, outTaken;
+            if (sharesRight)
+            {
+                outFree = Math.Max(free + (fv == 0 ? free0 : free1), taken + (fv == 0 ? taken0 : taken1));
+                outTaken = NoValue;
+            }
+            else
+            {
+                outFree = Math.Max(free + free0, taken + taken0);
+                outTaken = Math.Max(free + free1, taken + taken1);
+            }
+
+            state = Math.Max(outFree, NoValue);
+            Unsafe.Add(ref state, 1) = Math.Max(outTaken, NoValue);
+        }
     }
 }
