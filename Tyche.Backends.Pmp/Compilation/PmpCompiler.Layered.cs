@@ -65,6 +65,7 @@ public sealed partial class PmpCompiler
     private const byte ItemTorChainedFree = 3; // the same, inside the free chain
     private const byte ItemTorFree = 4; // bound from the last monitor entry (entry m)
     private const byte ItemTorOff = 5; // an OFF entry holds the bound
+    private const int BestFrom = -1; // a transition's FromVariant: the best variant of the cell it comes from (looked up when taken)
 
     private static readonly PmpConfigBits[] ColorPermissions =
     [
@@ -516,7 +517,7 @@ public sealed partial class PmpCompiler
         groupCount = 0;
         int groupsStart = _itemTop;
         int v = BestVariant(0, 0, n, proper: false, out int cost);
-        int items = Reconstruct(0, 0, n, v, proper: false);
+        int items = Reconstruct(0, 0, n, v, proper: false, cost);
         int freeGroup = -1;
         for (int g = 0; g < items;)
         {
@@ -626,7 +627,7 @@ public sealed partial class PmpCompiler
         if (v == VariantNone && ck == a)
         {
             int cost = SCell(p, a, k);
-            if (Consider(new Transition(ItemSkip, k, BestVariant(p, a, k, false, out _), a), cost, target, ref best, ref found))
+            if (Consider(new Transition(ItemSkip, k, BestFrom, a), cost, target, ref best, ref found, p, a))
             {
                 return true;
             }
@@ -651,12 +652,11 @@ public sealed partial class PmpCompiler
             if (v == VariantBound && b < blocks && _blockStarts[blockBase + b] == s)
             {
                 int colors = _blockColors[blockBase + b] & ~(1 << a);
-                int fromVariant = BestVariant(p, a, s, false, out _);
                 while (colors != 0)
                 {
                     int c = BitOperations.TrailingZeroCount(colors);
                     colors &= colors - 1;
-                    if (Consider(new Transition(ItemBlock, s, fromVariant, c), any + 1 + SCell(s, c, t), target, ref best, ref found))
+                    if (Consider(new Transition(ItemBlock, s, BestFrom, c), any + 1 + SCell(s, c, t), target, ref best, ref found, p, a))
                     {
                         return true;
                     }
@@ -671,16 +671,16 @@ public sealed partial class PmpCompiler
             int inner = SCell(s, ck, t);
             if (v == VariantBound)
             {
-                if (Consider(new Transition(ItemTorChained, s, VariantBound, ck), DCell(p, a, s, VariantBound) + 1 + inner, target, ref best, ref found)
-                    || Consider(new Transition(ItemTorOff, s, BestVariant(p, a, s, false, out _), ck), any + 2 + inner, target, ref best, ref found))
+                if (Consider(new Transition(ItemTorChained, s, VariantBound, ck), DCell(p, a, s, VariantBound) + 1 + inner, target, ref best, ref found, p, a)
+                    || Consider(new Transition(ItemTorOff, s, BestFrom, ck), any + 2 + inner, target, ref best, ref found, p, a))
                 {
                     return true;
                 }
             }
             else if (v == VariantFree && inner == 0)
             {
-                if (Consider(new Transition(ItemTorChainedFree, s, VariantFree, ck), DCell(p, a, s, VariantFree) + 1, target, ref best, ref found)
-                    || (_x[s] == _freeBound && Consider(new Transition(ItemTorFree, s, BestVariant(p, a, s, false, out _), ck), any + 1, target, ref best, ref found)))
+                if (Consider(new Transition(ItemTorChainedFree, s, VariantFree, ck), DCell(p, a, s, VariantFree) + 1, target, ref best, ref found, p, a)
+                    || (_x[s] == _freeBound && Consider(new Transition(ItemTorFree, s, BestFrom, ck), any + 1, target, ref best, ref found, p, a)))
                 {
                     return true;
                 }
@@ -695,8 +695,8 @@ public sealed partial class PmpCompiler
         if (torFits && _color[p] == ck && ck != a)
         {
             int inner = ProperCostMin(p, ck, t);
-            if ((v == VariantBound && Consider(new Transition(ItemTorOff, p, 0, ck), 2 + inner, target, ref best, ref found))
-                || (v == VariantFree && inner == 0 && _x[p] == _freeBound && Consider(new Transition(ItemTorFree, p, 0, ck), 1, target, ref best, ref found)))
+            if ((v == VariantBound && Consider(new Transition(ItemTorOff, p, 0, ck), 2 + inner, target, ref best, ref found, p, a))
+                || (v == VariantFree && inner == 0 && _x[p] == _freeBound && Consider(new Transition(ItemTorFree, p, 0, ck), 1, target, ref best, ref found, p, a)))
             {
                 return true;
             }
@@ -709,7 +709,7 @@ public sealed partial class PmpCompiler
             {
                 int c = BitOperations.TrailingZeroCount(colors);
                 colors &= colors - 1;
-                if (Consider(new Transition(ItemBlock, p, 0, c), 1 + ProperCostMin(p, c, t), target, ref best, ref found))
+                if (Consider(new Transition(ItemBlock, p, 0, c), 1 + ProperCostMin(p, c, t), target, ref best, ref found, p, a))
                 {
                     return true;
                 }
@@ -719,7 +719,11 @@ public sealed partial class PmpCompiler
         return false;
     }
 
-    private static bool Consider(Transition candidate, int cost, int target, ref int best, ref Transition found)
+    /// <summary>
+    /// Takes <paramref name="candidate"/> as <paramref name="found"/> when it is the cheapest so far (resolving
+    /// <see cref="BestFrom"/> to the best variant of <c>(p, a, From)</c> only then); true when its cost is the target.
+    /// </summary>
+    private bool Consider(Transition candidate, int cost, int target, ref int best, ref Transition found, int p, int a)
     {
         if (cost >= Infinity)
         {
@@ -729,7 +733,7 @@ public sealed partial class PmpCompiler
         if (cost < best)
         {
             best = cost;
-            found = candidate;
+            found = candidate.FromVariant == BestFrom ? candidate with { FromVariant = BestVariant(p, a, candidate.From, false, out _) } : candidate;
         }
 
         return cost == target;
@@ -759,9 +763,10 @@ public sealed partial class PmpCompiler
     /// <summary>
     /// Pushes the items of the region <c>[x_p, x_t)</c> with ambient <paramref name="a"/> ending in variant
     /// <paramref name="v"/> onto the item stack, in address order; returns how many. With <paramref name="proper"/>
-    /// the region's own cell is read without items spanning all of it (as the program priced it for its parent).
+    /// the region's own cell is read without items spanning all of it (as the program priced it for its parent);
+    /// <paramref name="cost"/> is that cell's cost as <see cref="BestVariant"/> returned it (not recomputed).
     /// </summary>
-    private int Reconstruct(int p, int a, int t, int v, bool proper)
+    private int Reconstruct(int p, int a, int t, int v, bool proper, int cost)
     {
         int count = 0;
         int first = _itemTop;
@@ -769,7 +774,7 @@ public sealed partial class PmpCompiler
         while (t > p)
         {
             bool wholeSpan = !(proper && firstStep);
-            int target = wholeSpan ? DCell(p, a, t, v) : ProperCost(p, a, t, v);
+            int target = firstStep ? cost : DCell(p, a, t, v);
             if (!FindTransition(p, a, t, v, wholeSpan, target, out Transition step, out _))
             {
                 throw new InvalidOperationException("Layered plan reconstruction failed.");
@@ -822,9 +827,9 @@ public sealed partial class PmpCompiler
             int to = _itemTo[slot];
             int color = _itemColor[slot];
             bool proper = _itemProper[slot];
-            int v = BestVariant(from, color, to, proper, out _);
+            int v = BestVariant(from, color, to, proper, out int cost);
             int saved = _itemTop;
-            int items = Reconstruct(from, color, to, v, proper);
+            int items = Reconstruct(from, color, to, v, proper, cost);
             for (int g = 0; g < items;)
             {
                 int l = GroupLength(saved, items, g);
