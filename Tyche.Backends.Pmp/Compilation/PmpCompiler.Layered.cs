@@ -119,6 +119,7 @@ public sealed partial class PmpCompiler
     private int _freeEntry; // index of the free chain's first entry, −1 when none
     private int _freeLength;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int ColorOf(PmpConfigBits permissions) => (permissions & PmpConfigBits.Permissions) switch
     {
         PmpConfigBits.None => 0,
