@@ -3,6 +3,7 @@ using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Tyche.Backends.Pmp;
 
@@ -30,16 +31,22 @@ namespace Tyche.Backends.Pmp;
 /// as a piece instead), a block's colour is one shown inside it (a block fully painted over could take any of those),
 /// and a piece never has its region's ambient colour (an OFF entry bounds as well). Items spanning the whole region use
 /// the region's cost without such an item (painting a span twice never pays), which orders the recursion. Rows are
-/// filled only for the ambient colours and ends some item can ask for; no TOR entry ends at the top of the address
-/// space (its <c>pmpaddr</c> would need one more bit), so the nearest block ending there is priced only in the last
-/// segment's colour (in any other, nothing could paint that segment inside it), which drops the whole-space block's
-/// rows for domains that leave the top of memory unmapped. Time O(n²·(n + L)·6) for n segments and L
-/// address bits; memory O(n²·6) preallocated; the tables are reused when the same runs are planned again. The
-/// restrictions are argued, not proven; the exhaustive tests (every encoding, 8 grains) find no map where they lose.</para>
+/// filled only up to the last end some item can ask for, all six ambient colours of a cell at once (one vector step;
+/// the colours no item asks for are computed and never read); no TOR entry ends at the top of the address space (its
+/// <c>pmpaddr</c> would need one more bit), so the nearest block ending there is priced only in the last segment's
+/// colour (in any other, nothing could paint that segment inside it). Time O(n²·(n + L)) vector steps for n segments
+/// and L address bits; memory O(n²·8) 16-bit costs, preallocated; the tables are reused when the same runs are
+/// planned again. The restrictions are argued, not proven; the exhaustive tests (every encoding, 8 grains) find no map
+/// where they lose.</para>
 /// </remarks>
 public sealed partial class PmpCompiler
 {
     private const int Colors = 6;
+    private const int Lanes = 8; // a cell's colours, padded to one 128-bit vector of 16-bit costs (FillRow)
+
+    // Costs are small (at most a few hundred entries), so the tables hold them in 16 bits with CellInfinity for
+    // Infinity; every sum FillRow forms stays below 2·CellInfinity + 2, so the 16-bit lanes never wrap.
+    private const ushort CellInfinity = 0x3FFF;
     private const int Variants = 3;
     private const int VariantNone = 0;
     private const int VariantBound = 1;
@@ -58,6 +65,7 @@ public sealed partial class PmpCompiler
     private const byte ItemTorChainedFree = 3; // the same, inside the free chain
     private const byte ItemTorFree = 4; // bound from the last monitor entry (entry m)
     private const byte ItemTorOff = 5; // an OFF entry holds the bound
+    private const int BestFrom = -1; // a transition's FromVariant: the best variant of the cell it comes from (looked up when taken)
 
     private static readonly PmpConfigBits[] ColorPermissions =
     [
@@ -75,17 +83,26 @@ public sealed partial class PmpCompiler
     private readonly int[] _blockStarts = new int[MaxPositions * MaxBlockStarts];
     private readonly byte[] _blockColors = new byte[MaxPositions * MaxBlockStarts]; // colours inside each block (the only useful block colours)
     private readonly byte[] _blockStartCount = new byte[MaxPositions];
-    private readonly byte[] _rowAmbients = new byte[MaxSegments]; // ambient colours row p is needed for
+    private readonly byte[] _blockCursor = new byte[MaxPositions]; // per end t: the listed blocks starting above the last row that read them
+    private readonly int[] _startBlocks = new int[MaxSegments * MaxBlockStarts]; // per start s: its blocks' indices in the per-end lists
+    private readonly byte[] _startBlockCount = new byte[MaxSegments];
+
+    // Per listed block [x_s, x_t), set once row s is complete: the least S[s, c, t] over its colours, that colour, and
+    // the least over its other colours (Infinity when none), so that min over c ≠ a of S[s, c, t] is one read.
+    private readonly ushort[] _blockMin = new ushort[MaxPositions * MaxBlockStarts];
+    private readonly ushort[] _blockMinOther = new ushort[MaxPositions * MaxBlockStarts];
+    private readonly byte[] _blockMinColor = new byte[MaxPositions * MaxBlockStarts];
+    private readonly int[] _lastOf = new int[Colors];
     private readonly int[] _rowEnd = new int[MaxSegments]; // the last t row p is needed for
-    private readonly int[] _rowEndByAmbient = new int[MaxSegments * Colors]; // the last t row p is needed for, per ambient colour
-    private readonly int[] _d = new int[MaxSegments * Colors * MaxPositions * Variants];
-    private readonly int[] _s = new int[MaxSegments * Colors * MaxPositions];
+    private readonly ushort[] _d = new ushort[MaxSegments * Lanes * MaxPositions * Variants];
+    private readonly ushort[] _s = new ushort[MaxSegments * Lanes * MaxPositions];
 
     // Per-row scratch of FillRow, indexed [a, s] for the row p being filled: the cost before a TOR piece starting at x_s
     // that is bounded by an OFF entry or chained (min(D[p, a, s, bound] + 1, S[p, a, s] + 2)), and before one in the free
     // chain (min(D[p, a, s, free] + 1, S[p, a, s] + 1 when x_s is the free bound)).
-    private readonly int[] _chainBefore = new int[Colors * MaxPositions];
-    private readonly int[] _freeBefore = new int[Colors * MaxPositions];
+    private readonly ushort[] _chainBefore = new ushort[Lanes * MaxPositions];
+    private readonly ushort[] _freeBefore = new ushort[Lanes * MaxPositions];
+    private int _freePosition; // the position whose boundary is the free bound, −1 when none is
     private int _positions; // n + 1: boundaries x_0 = 0 … x_n = 2^PhysicalAddressBits
     private readonly Run[] _plannedRuns = new Run[PmpEncoding.MaxEntries]; // the runs the tables were filled for
     private int _plannedRunCount = -1;
@@ -102,6 +119,7 @@ public sealed partial class PmpCompiler
     private int _freeEntry; // index of the free chain's first entry, −1 when none
     private int _freeLength;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int ColorOf(PmpConfigBits permissions) => (permissions & PmpConfigBits.Permissions) switch
     {
         PmpConfigBits.None => 0,
@@ -113,9 +131,10 @@ public sealed partial class PmpCompiler
     };
 
     // Tables are laid out with the current problem's stride, so a small problem touches a small, cache-resident block.
-    private int DIndex(int p, int a, int t, int v) => ((((p * Colors) + a) * _positions) + t) * Variants + v;
+    // A cell's ambient colours sit side by side (Lanes apart), so FillRow computes them as one vector.
+    private int DIndex(int p, int a, int t, int v) => (((((p * _positions) + t) * Variants) + v) * Lanes) + a;
 
-    private int SIndex(int p, int a, int t) => (((p * Colors) + a) * _positions) + t;
+    private int SIndex(int p, int a, int t) => (((p * _positions) + t) * Lanes) + a;
 
     /// <summary>
     /// <see cref="PlanLayered"/>, skipped when the tables already hold the plan of exactly these runs (admission's
@@ -165,96 +184,103 @@ public sealed partial class PmpCompiler
             FillRow(p);
         }
 
-        return _s[SIndex(0, 0, n)];
+        return SCell(0, 0, n);
     }
 
     private void BuildSegments(int runCount)
     {
+        ref ulong x = ref MemoryMarshal.GetArrayDataReference(_x);
+        ref byte color = ref MemoryMarshal.GetArrayDataReference(_color);
         int n = 0;
-        _x[0] = 0;
+        x = 0;
         for (int i = 0; i < runCount; i++)
         {
             Run run = _runs[i];
-            ulong previousEnd = _x[n];
-            if (run.Start > previousEnd)
+            if (run.Start > Unsafe.Add(ref x, n))
             {
-                _color[n++] = 0; // a gap (or the space before the first run)
-                _x[n] = run.Start;
+                Unsafe.Add(ref color, n++) = 0; // a gap (or the space before the first run)
+                Unsafe.Add(ref x, n) = run.Start;
             }
 
-            _color[n++] = (byte)ColorOf(run.Config);
-            _x[n] = run.End;
+            Unsafe.Add(ref color, n++) = (byte)ColorOf(run.Config);
+            Unsafe.Add(ref x, n) = run.End;
         }
 
-        if (_x[n] < _addressLimit)
+        if (Unsafe.Add(ref x, n) < _addressLimit)
         {
-            _color[n++] = 0;
-            _x[n] = _addressLimit;
+            Unsafe.Add(ref color, n++) = 0;
+            Unsafe.Add(ref x, n) = _addressLimit;
         }
 
         _positions = n + 1;
-        Span<int> lastSame = stackalloc int[Colors];
-        lastSame.Fill(-1);
-        for (int k = 0; k < n; k++)
+        _freePosition = -1;
+        for (int k = 0; k <= n && Unsafe.Add(ref x, k) <= _freeBound; k++)
         {
-            _prevSame[k] = lastSame[_color[k]];
-            lastSame[_color[k]] = k;
+            if (Unsafe.Add(ref x, k) == _freeBound)
+            {
+                _freePosition = k;
+            }
         }
 
-        // Row p is needed for its own colour (TOR pieces from p), for none at p = 0 (the whole space), and for the
-        // colours inside any block starting at p; up to its last same-coloured segment or its last block end.
-        Span<int> lastOf = stackalloc int[Colors];
+        _blockCursor.AsSpan(0, n + 1).Clear();
+        _startBlockCount.AsSpan(0, n).Clear();
+        Span<int> lastOf = _lastOf;
+        lastOf.Fill(-1);
         for (int k = 0; k < n; k++)
         {
-            lastOf[_color[k]] = k;
+            int c = Unsafe.Add(ref color, k);
+            _prevSame[k] = lastOf[c];
+            lastOf[c] = k;
         }
 
+        // Row p is needed (for its own colour: TOR pieces from p; at p = 0 for none: the whole space; and for the
+        // colours inside any block starting at p) up to its last same-coloured segment or its last block end.
         for (int p = 0; p < n; p++)
         {
-            _rowAmbients[p] = (byte)(1 << _color[p]);
-            _rowEnd[p] = lastOf[_color[p]] + 1;
-            _rowEndByAmbient.AsSpan(p * Colors, Colors).Clear();
-            _rowEndByAmbient[(p * Colors) + _color[p]] = _rowEnd[p];
+            _rowEnd[p] = lastOf[Unsafe.Add(ref color, p)] + 1;
         }
 
-        _rowAmbients[0] |= 1;
         _rowEnd[0] = n;
-        _rowEndByAmbient[0] = n;
 
-        // For every end position t, the positions s < t with [x_s, x_t) a NAPOT/NA4 block (nearest first).
+        // For every end position t, the positions s < t with [x_s, x_t) a NAPOT/NA4 block (nearest first). A block ending
+        // at x_t is at most as large as x_t's alignment (x_t > 0 for t ≥ 1), and a power-of-two size up to that alignment
+        // makes x_s = x_t − size a multiple of the size, so only the size's shape is left to check (as
+        // IsSingleEntryShape does: NA4 only at G = 0, Privileged ISA §3.7.1.1; NAPOT from 8 bytes).
+        bool hasNa4 = _options.Granularity == 0;
         for (int t = 1; t <= n; t++)
         {
             int count = 0;
             int colors = 0;
-            ulong alignment = _x[t] & (0 - _x[t]); // a block ending at x_t is at most as large as x_t's alignment
+            ulong xt = Unsafe.Add(ref x, t);
+            ulong alignment = xt & (0 - xt);
+            bool top = (xt >> PmpEncoding.AddressShift) > _addressMask;
+            int blockBase = t * MaxBlockStarts;
             for (int s = t - 1; s >= 0 && count < MaxBlockStarts; s--)
             {
-                colors |= 1 << _color[s];
-                if (alignment != 0 && _x[t] - _x[s] > alignment)
+                colors |= 1 << Unsafe.Add(ref color, s);
+                ulong size = xt - Unsafe.Add(ref x, s);
+                if (size > alignment)
                 {
                     break;
                 }
 
-                if (IsSingleEntryShape(_x[s], _x[t]))
+                if (!BitOperations.IsPow2(size) || (size == PmpEncoding.WordSize ? !hasNa4 : size < PmpEncoding.MinNapotSize))
                 {
-                    // No TOR entry ends at the top of the address space (its pmpaddr would need one bit more than the
-                    // implemented width), so inside the nearest block ending there nothing can paint the last segment:
-                    // that block is only useful in the last segment's colour (any other costs at least Infinity).
-                    int useful = count == 0 && (_x[t] >> PmpEncoding.AddressShift) > _addressMask ? 1 << _color[t - 1] : colors;
-                    _blockStarts[(t * MaxBlockStarts) + count] = s;
-                    _blockColors[(t * MaxBlockStarts) + count] = (byte)useful;
-                    count++;
-                    _rowAmbients[s] |= (byte)useful;
-                    _rowEnd[s] = Math.Max(_rowEnd[s], t);
-                    for (int c = 0; c < Colors; c++)
-                    {
-                        if ((useful & (1 << c)) != 0)
-                        {
-                            int at = (s * Colors) + c;
-                            _rowEndByAmbient[at] = Math.Max(_rowEndByAmbient[at], t);
-                        }
-                    }
+                    continue;
                 }
+
+                // No TOR entry ends at the top of the address space (its pmpaddr would need one bit more than the
+                // implemented width), so inside the nearest block ending there nothing can paint the last segment:
+                // that block is only useful in the last segment's colour (any other costs at least Infinity).
+                int useful = count == 0 && top ? 1 << Unsafe.Add(ref color, t - 1) : colors;
+                _blockStarts[blockBase + count] = s;
+                _blockColors[blockBase + count] = (byte)useful;
+
+                // A start has at most one block per power-of-two size (at most 55 sizes from 4 bytes to 2^56), so its
+                // list never overflows.
+                _startBlocks[(s * MaxBlockStarts) + _startBlockCount[s]++] = blockBase + count;
+                count++;
+                _rowEnd[s] = Math.Max(_rowEnd[s], t);
             }
 
             _blockStartCount[t] = (byte)count;
@@ -263,187 +289,224 @@ public sealed partial class PmpCompiler
 
     /// <summary>Computes <c>D[p, a, t, ·]</c> for the ambient colours and ends row p is needed for (rows p' &gt; p are complete).</summary>
     /// <remarks>
-    /// The hot loop of the planner: it reads the tables through references (no bounds checks; every index is below
-    /// the current problem's stride, checked by <see cref="BuildSegments"/>), walks only the ambient colours the row
-    /// needs, and keeps the row's base offsets in locals.
+    /// The hot loop of the planner. It does little arithmetic per cell, so it computes all six ambient colours of a
+    /// cell at once (<see cref="ColorLanes"/>, one 128-bit vector of 16-bit costs; the tables keep a cell's colours
+    /// side by side, so the working set of a 16-range domain stays in the first cache levels): a
+    /// TOR piece's chain walk and a block's candidates are read once per end instead of once per colour, and there is
+    /// no per-colour branching. Colours the row is not needed for compute values nobody reads (each lane depends only
+    /// on its own lane and on the cells the scalar recurrence reads). It reads the tables through references from the
+    /// row's base (no bounds checks; every index is below the current problem's stride, checked by
+    /// <see cref="BuildSegments"/>), resumes each end's block list where the previous row stopped (rows are filled by
+    /// decreasing <c>p</c>, so the blocks starting above <c>p</c> only grow), and skips the free chain's variant in
+    /// rows that start above the free bound (no TOR piece there can be bounded by entry <c>m</c>, so that variant stays
+    /// at Infinity). No scratch is allocated per row.
     /// </remarks>
     private void FillRow(int p)
     {
         int positions = _positions;
-        int ambients = _rowAmbients[p];
         int end = _rowEnd[p];
-        ref int sTable = ref MemoryMarshal.GetArrayDataReference(_s);
-        ref int dTable = ref MemoryMarshal.GetArrayDataReference(_d);
+        int pStride = positions * Lanes; // S[s, c, t] = sTable[s·pStride + t·Lanes + c]
+        ref ushort sTable = ref MemoryMarshal.GetArrayDataReference(_s);
+        ref ushort sRow = ref Unsafe.Add(ref sTable, p * pStride); // S[p, ·, t] at sRow[t·Lanes]
+        ref ushort dRow = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_d), p * pStride * Variants); // D[p, ·, t, v] at dRow[(t·Variants + v)·Lanes]
         ref byte colorOf = ref MemoryMarshal.GetArrayDataReference(_color);
         ref int prevSame = ref MemoryMarshal.GetArrayDataReference(_prevSame);
         ref ulong x = ref MemoryMarshal.GetArrayDataReference(_x);
         ref int blockStarts = ref MemoryMarshal.GetArrayDataReference(_blockStarts);
-        ref byte blockColors = ref MemoryMarshal.GetArrayDataReference(_blockColors);
-        ref byte blockStartCount = ref MemoryMarshal.GetArrayDataReference(_blockStartCount);
-        ref int chainBefore = ref MemoryMarshal.GetArrayDataReference(_chainBefore);
-        ref int freeBefore = ref MemoryMarshal.GetArrayDataReference(_freeBefore);
+        ref byte blockCursor = ref MemoryMarshal.GetArrayDataReference(_blockCursor);
+        ref ushort chainBefore = ref MemoryMarshal.GetArrayDataReference(_chainBefore);
+        ref ushort freeBefore = ref MemoryMarshal.GetArrayDataReference(_freeBefore);
         ulong freeBound = _freeBound;
-        Span<int> proper = stackalloc int[Colors];
-        Span<int> rowEnds = stackalloc int[Colors];
-        _rowEndByAmbient.AsSpan(p * Colors, Colors).CopyTo(rowEnds);
-        int colorStride = positions; // S[p, a, ·] rows are positions apart, S[p, ·, ·] blocks Colors·positions apart
-        int pStride = Colors * positions;
-        for (int a = 0; a < Colors; a++)
-        {
-            if ((ambients & (1 << a)) == 0)
-            {
-                continue;
-            }
-
-            int i = DIndex(p, a, p, 0);
-            Unsafe.Add(ref dTable, i) = 0;
-            Unsafe.Add(ref dTable, i + 1) = Infinity;
-            Unsafe.Add(ref dTable, i + 2) = Infinity;
-            Unsafe.Add(ref sTable, SIndex(p, a, p)) = 0;
-            Unsafe.Add(ref chainBefore, (a * MaxPositions) + p) = 2;
-            Unsafe.Add(ref freeBefore, (a * MaxPositions) + p) = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_x), p) == freeBound ? 1 : Infinity;
-        }
-
+        ulong addressMask = _addressMask;
         ulong xp = Unsafe.Add(ref x, p);
         int cp = Unsafe.Add(ref colorOf, p);
-        int alive = ambients;
+        ColorLanes infinity = ColorLanes.Broadcast(CellInfinity);
+
+        // The free chain (variant 2) starts at the free bound's position: rows starting above it never leave Infinity.
+        bool hasFree = p <= _freePosition;
+        ColorLanes.Broadcast(0).Store(ref Unsafe.Add(ref dRow, p * Variants * Lanes));
+        infinity.Store(ref Unsafe.Add(ref dRow, ((p * Variants) + 1) * Lanes));
+        infinity.Store(ref Unsafe.Add(ref dRow, ((p * Variants) + 2) * Lanes));
+        ColorLanes.Broadcast(0).Store(ref Unsafe.Add(ref sRow, p * Lanes));
+        ColorLanes.Broadcast(2).Store(ref Unsafe.Add(ref chainBefore, p * Lanes));
+        ColorLanes.Broadcast(xp == freeBound ? 1 : CellInfinity).Store(ref Unsafe.Add(ref freeBefore, p * Lanes));
+
         for (int t = p + 1; t <= end; t++)
         {
             int k = t - 1;
             int ck = Unsafe.Add(ref colorOf, k);
             ulong xt = Unsafe.Add(ref x, t);
-            bool torFits = (xt >> PmpEncoding.AddressShift) <= _addressMask;
+            bool torFits = (xt >> PmpEncoding.AddressShift) <= addressMask;
             int blockBase = t * MaxBlockStarts;
             int blocks = 0; // blocks [x_s, x_t) with p < s (listed from t−1 downwards)
             int spanColors = 0; // the block [x_p, x_t) when there is one, in the colours the program prices it
-            int listed = Unsafe.Add(ref blockStartCount, t);
-            while (blocks < listed && Unsafe.Add(ref blockStarts, blockBase + blocks) > p)
+            int listed = _blockStartCount[t];
+            if (listed != 0)
             {
-                blocks++;
-            }
-
-            if (blocks < listed && Unsafe.Add(ref blockStarts, blockBase + blocks) == p)
-            {
-                spanColors = Unsafe.Add(ref blockColors, blockBase + blocks);
-            }
-
-            // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block. Without
-            // them (the usual case) every ambient's cell is final after one pass.
-            bool spanTor = torFits && cp == ck;
-            bool span = spanTor || spanColors != 0;
-            // The ambient colours this (p, t) is needed for (a colour's row ends for good at its last end).
-            int scan = alive;
-            while (scan != 0)
-            {
-                int a = BitOperations.TrailingZeroCount(scan);
-                scan &= scan - 1;
-                if (t > rowEnds[a])
+                blocks = Unsafe.Add(ref blockCursor, t);
+                while (blocks < listed && Unsafe.Add(ref blockStarts, blockBase + blocks) > p)
                 {
-                    alive &= ~(1 << a);
+                    blocks++;
+                }
+
+                Unsafe.Add(ref blockCursor, t) = (byte)blocks;
+                if (blocks < listed && Unsafe.Add(ref blockStarts, blockBase + blocks) == p)
+                {
+                    spanColors = _blockColors[blockBase + blocks];
                 }
             }
 
-            int live = alive;
-            for (int pending = alive; pending != 0; pending &= pending - 1)
+            // Ambient ck: skip the segment. Other ambients: a TOR piece [x_s, x_t) of colour ck after the cells of this
+            // row up to s (an unreachable cell has every variant at Infinity, so its candidates exceed Infinity and
+            // change nothing).
+            ColorLanes isCk = ColorLanes.LaneIs(ck);
+            ColorLanes d0 = ColorLanes.Select(isCk, ColorLanes.Load(ref Unsafe.Add(ref sRow, k * Lanes)), infinity);
+            ColorLanes d1 = infinity;
+            ColorLanes d2 = infinity;
+            if (torFits)
             {
-                int a = BitOperations.TrailingZeroCount(pending);
-                int d0 = Infinity, d1 = Infinity, d2 = Infinity;
-                int row = ((p * Colors) + a) * colorStride; // S[p, a, 0]
-                int drow = row * Variants; // D[p, a, 0, 0]
-                if (ck == a)
+                ref ushort inner0 = ref Unsafe.Add(ref sTable, (t * Lanes) + ck); // S[s, ck, t] = inner0[s·pStride]
+                for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
                 {
-                    d0 = Unsafe.Add(ref sTable, row + k);
-                }
-                else if (torFits)
-                {
-                    // A TOR piece [x_s, x_t) of colour ck after the cells of this row up to s (an unreachable cell has
-                    // every variant at Infinity, so its candidates exceed Infinity and change nothing).
-                    ref int inner0 = ref Unsafe.Add(ref sTable, (ck * colorStride) + t); // S[s, ck, t] = inner0[s·pStride]
-                    ref int chainRow = ref Unsafe.Add(ref chainBefore, a * MaxPositions);
-                    ref int freeRow = ref Unsafe.Add(ref freeBefore, a * MaxPositions);
-                    for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
+                    int inner = Unsafe.Add(ref inner0, s * pStride);
+                    d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref chainBefore, s * Lanes)) + ColorLanes.Broadcast(inner));
+                    if (hasFree && inner == 0)
                     {
-                        int inner = Unsafe.Add(ref inner0, s * pStride);
-                        int candidate = Unsafe.Add(ref chainRow, s) + inner;
-                        d1 = candidate < d1 ? candidate : d1;
-                        if (inner == 0)
-                        {
-                            int free = Unsafe.Add(ref freeRow, s);
-                            d2 = free < d2 ? free : d2;
-                        }
+                        d2 = ColorLanes.Min(d2, ColorLanes.Load(ref Unsafe.Add(ref freeBefore, s * Lanes)));
                     }
                 }
 
-                for (int b = 0; b < blocks; b++)
-                {
-                    int s = Unsafe.Add(ref blockStarts, blockBase + b);
-                    int any = Unsafe.Add(ref sTable, row + s);
-                    if (any >= Infinity)
-                    {
-                        continue;
-                    }
-
-                    int colors = Unsafe.Add(ref blockColors, blockBase + b) & ~(1 << a);
-                    int innerBase = (s * pStride) + t;
-                    while (colors != 0)
-                    {
-                        int c = BitOperations.TrailingZeroCount(colors);
-                        colors &= colors - 1;
-                        int candidate = any + 1 + Unsafe.Add(ref sTable, innerBase + (c * colorStride));
-                        d1 = candidate < d1 ? candidate : d1;
-                    }
-                }
-
-                int i = drow + (t * Variants);
-                Unsafe.Add(ref dTable, i) = d0;
-                Unsafe.Add(ref dTable, i + 1) = d1;
-                Unsafe.Add(ref dTable, i + 2) = d2;
-                int best = d0 < d1 ? d0 : d1;
-                best = best < d2 ? best : d2;
-                proper[a] = best;
-                Unsafe.Add(ref sTable, row + t) = best;
-                Unsafe.Add(ref chainBefore, (a * MaxPositions) + t) = Math.Min(d1 + 1, best + 2);
-                Unsafe.Add(ref freeBefore, (a * MaxPositions) + t) = Math.Min(d2 + 1, xt == freeBound ? best + 1 : Infinity);
+                d1 = ColorLanes.Select(isCk, infinity, d1);
+                d2 = ColorLanes.Select(isCk, infinity, d2);
             }
 
-            if (!span)
+            // A block [x_s, x_t) of a colour c ≠ a shown inside it, after the cells of this row up to s: the least
+            // S[s, c, t] over those colours was kept when row s was complete (an unreachable cell or a block with no
+            // other colour gives a candidate above Infinity, which changes nothing).
+            ColorLanes one = ColorLanes.Broadcast(1);
+            for (int b = blockBase; b < blockBase + blocks; b++)
             {
+                ColorLanes any = ColorLanes.Load(ref Unsafe.Add(ref sRow, Unsafe.Add(ref blockStarts, b) * Lanes));
+                ColorLanes inner = ColorLanes.Select(ColorLanes.LaneIs(_blockMinColor[b]), ColorLanes.Broadcast(_blockMinOther[b]), ColorLanes.Broadcast(_blockMin[b]));
+                d1 = ColorLanes.Min(d1, any + one + inner);
+            }
+
+            ColorLanes best = ColorLanes.Min(d0, ColorLanes.Min(d1, d2));
+            if (!(torFits && cp == ck) && spanColors == 0)
+            {
+                Store(ref dRow, ref sRow, ref chainBefore, ref freeBefore, t, d0, d1, d2, best, hasFree, xt == freeBound);
                 continue;
             }
 
-            while (live != 0)
+            // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block, priced
+            // with the cells of [x_p, x_t) without them (best, per colour).
+            if (torFits && cp == ck)
             {
-                int a = BitOperations.TrailingZeroCount(live);
-                live &= live - 1;
-                int row = ((p * Colors) + a) * colorStride;
-                int i = (row + t) * Variants;
-                ref int d1Ref = ref Unsafe.Add(ref dTable, i + 1);
-                ref int d2Ref = ref Unsafe.Add(ref dTable, i + 2);
-                if (spanTor && ck != a)
+                int inner = best.Get(ck);
+                ColorLanes notCk = ColorLanes.Not(isCk);
+                d1 = ColorLanes.Select(notCk, ColorLanes.Min(d1, ColorLanes.Broadcast(2 + inner)), d1);
+                if (inner == 0 && xp == freeBound)
                 {
-                    int inner = proper[ck];
-                    d1Ref = Math.Min(d1Ref, 2 + inner);
-                    if (inner == 0 && xp == _freeBound)
-                    {
-                        d2Ref = Math.Min(d2Ref, 1);
-                    }
+                    d2 = ColorLanes.Select(notCk, ColorLanes.Min(d2, one), d2);
                 }
-
-                int colors = spanColors & ~(1 << a);
-                while (colors != 0)
-                {
-                    int c = BitOperations.TrailingZeroCount(colors);
-                    colors &= colors - 1;
-                    d1Ref = Math.Min(d1Ref, 1 + proper[c]);
-                }
-
-                int final = Math.Min(Unsafe.Add(ref dTable, i), Math.Min(d1Ref, d2Ref));
-                Unsafe.Add(ref sTable, row + t) = final;
-                Unsafe.Add(ref chainBefore, (a * MaxPositions) + t) = Math.Min(d1Ref + 1, final + 2);
-                Unsafe.Add(ref freeBefore, (a * MaxPositions) + t) = Math.Min(d2Ref + 1, xt == freeBound ? final + 1 : Infinity);
             }
+
+            for (int colors = spanColors; colors != 0; colors &= colors - 1)
+            {
+                int c = BitOperations.TrailingZeroCount(colors);
+                d1 = ColorLanes.Select(ColorLanes.LaneIs(c), d1, ColorLanes.Min(d1, ColorLanes.Broadcast(1 + best.Get(c))));
+            }
+
+            Store(ref dRow, ref sRow, ref chainBefore, ref freeBefore, t, d0, d1, d2, ColorLanes.Min(d0, ColorLanes.Min(d1, d2)), true, xt == freeBound);
+        }
+
+        // Row p is complete: keep, per block starting at p, its least cell over its colours and the least over the others.
+        ref int startBlocks = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_startBlocks), p * MaxBlockStarts);
+        for (int j = 0; j < _startBlockCount[p]; j++)
+        {
+            int b = Unsafe.Add(ref startBlocks, j);
+            int t = b / MaxBlockStarts;
+            int least = CellInfinity, other = CellInfinity, leastColor = Colors;
+            for (int colors = _blockColors[b]; colors != 0; colors &= colors - 1)
+            {
+                int c = BitOperations.TrailingZeroCount(colors);
+                int cell = Unsafe.Add(ref sRow, (t * Lanes) + c);
+                if (cell < least)
+                {
+                    other = least;
+                    least = cell;
+                    leastColor = c;
+                }
+                else if (cell < other)
+                {
+                    other = cell;
+                }
+            }
+
+            _blockMin[b] = (ushort)least;
+            _blockMinOther[b] = (ushort)other;
+            _blockMinColor[b] = (byte)leastColor;
         }
     }
+
+    /// <summary>Writes the cell <c>(p, ·, t)</c> and the costs before a TOR piece starting at <c>x_t</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(ref ushort dRow, ref ushort sRow, ref ushort chainBefore, ref ushort freeBefore, int t, ColorLanes d0, ColorLanes d1, ColorLanes d2, ColorLanes best, bool hasFree, bool atFreeBound)
+    {
+        d0.Store(ref Unsafe.Add(ref dRow, t * Variants * Lanes));
+        d1.Store(ref Unsafe.Add(ref dRow, ((t * Variants) + 1) * Lanes));
+        d2.Store(ref Unsafe.Add(ref dRow, ((t * Variants) + 2) * Lanes));
+        best.Store(ref Unsafe.Add(ref sRow, t * Lanes));
+        ColorLanes.Min(d1 + ColorLanes.Broadcast(1), best + ColorLanes.Broadcast(2)).Store(ref Unsafe.Add(ref chainBefore, t * Lanes));
+        if (hasFree)
+        {
+            ColorLanes.Min(d2 + ColorLanes.Broadcast(1), atFreeBound ? best + ColorLanes.Broadcast(1) : ColorLanes.Broadcast(CellInfinity)).Store(ref Unsafe.Add(ref freeBefore, t * Lanes));
+        }
+    }
+
+    /// <summary>The six ambient colours of one cell (two padding lanes) as one 128-bit vector of 16-bit costs (accelerated on x64 and Arm64).</summary>
+    private readonly struct ColorLanes(Vector128<ushort> lanes)
+    {
+        private readonly Vector128<ushort> _lanes = lanes;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ColorLanes Broadcast(int value) => new(Vector128.Create((ushort)value));
+
+        /// <summary>All ones in lane <paramref name="lane"/>, zeros elsewhere.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ColorLanes LaneIs(int lane) => new(Vector128.Equals(Vector128.Create((ushort)0, 1, 2, 3, 4, 5, 6, 7), Vector128.Create((ushort)lane)));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ColorLanes Not(ColorLanes mask) => new(~mask._lanes);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ColorLanes Load(ref ushort at) => new(Vector128.LoadUnsafe(ref at));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ColorLanes Min(ColorLanes a, ColorLanes b) => new(Vector128.Min(a._lanes, b._lanes));
+
+        /// <summary>Lanes of <paramref name="ifSet"/> where <paramref name="mask"/> is all ones, of <paramref name="otherwise"/> elsewhere.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ColorLanes Select(ColorLanes mask, ColorLanes ifSet, ColorLanes otherwise) => new(Vector128.ConditionalSelect(mask._lanes, ifSet._lanes, otherwise._lanes));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ColorLanes operator +(ColorLanes a, ColorLanes b) => new(a._lanes + b._lanes);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Get(int lane) => _lanes.GetElement(lane);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Store(ref ushort at) => _lanes.StoreUnsafe(ref at);
+    }
+
+    /// <summary>A table cost widened back to the planner's scale (CellInfinity is Infinity).</summary>
+    private static int Widen(ushort cell) => cell >= CellInfinity ? Infinity : cell;
+
+    /// <summary><c>D[p, a, t, v]</c>.</summary>
+    private int DCell(int p, int a, int t, int v) => Widen(_d[DIndex(p, a, t, v)]);
+
+    /// <summary><c>S[p, a, t]</c>.</summary>
+    private int SCell(int p, int a, int t) => Widen(_s[SIndex(p, a, t)]);
 
     /// <summary>Emits the layered plan (after <see cref="PlanLayered"/>) into the entry scratch and top-level groups.</summary>
     private int EmitLayered(out int groupCount)
@@ -455,7 +518,7 @@ public sealed partial class PmpCompiler
         groupCount = 0;
         int groupsStart = _itemTop;
         int v = BestVariant(0, 0, n, proper: false, out int cost);
-        int items = Reconstruct(0, 0, n, v, proper: false);
+        int items = Reconstruct(0, 0, n, v, proper: false, cost);
         int freeGroup = -1;
         for (int g = 0; g < items;)
         {
@@ -514,17 +577,16 @@ public sealed partial class PmpCompiler
     {
         if (!proper)
         {
-            int i = DIndex(p, a, t, 0);
             int best = 0;
             for (int v = 1; v < Variants; v++)
             {
-                if (_d[i + v] < _d[i + best])
+                if (DCell(p, a, t, v) < DCell(p, a, t, best))
                 {
                     best = v;
                 }
             }
 
-            cost = _d[i + best];
+            cost = DCell(p, a, t, best);
             return best;
         }
 
@@ -563,11 +625,10 @@ public sealed partial class PmpCompiler
         int k = t - 1;
         int ck = _color[k];
         bool torFits = (_x[t] >> PmpEncoding.AddressShift) <= _addressMask;
-        int row = SIndex(p, a, 0);
         if (v == VariantNone && ck == a)
         {
-            int cost = _s[row + k];
-            if (Consider(new Transition(ItemSkip, k, BestVariant(p, a, k, false, out _), a), cost, target, ref best, ref found))
+            int cost = SCell(p, a, k);
+            if (Consider(new Transition(ItemSkip, k, BestFrom, a), cost, target, ref best, ref found, p, a))
             {
                 return true;
             }
@@ -578,7 +639,7 @@ public sealed partial class PmpCompiler
         int b = 0;
         for (int s = k; s > p; s--)
         {
-            int any = _s[row + s];
+            int any = SCell(p, a, s);
             if (any >= Infinity)
             {
                 continue;
@@ -592,12 +653,11 @@ public sealed partial class PmpCompiler
             if (v == VariantBound && b < blocks && _blockStarts[blockBase + b] == s)
             {
                 int colors = _blockColors[blockBase + b] & ~(1 << a);
-                int fromVariant = BestVariant(p, a, s, false, out _);
                 while (colors != 0)
                 {
                     int c = BitOperations.TrailingZeroCount(colors);
                     colors &= colors - 1;
-                    if (Consider(new Transition(ItemBlock, s, fromVariant, c), any + 1 + _s[SIndex(s, c, t)], target, ref best, ref found))
+                    if (Consider(new Transition(ItemBlock, s, BestFrom, c), any + 1 + SCell(s, c, t), target, ref best, ref found, p, a))
                     {
                         return true;
                     }
@@ -609,20 +669,19 @@ public sealed partial class PmpCompiler
                 continue;
             }
 
-            int inner = _s[SIndex(s, ck, t)];
-            int at = DIndex(p, a, s, 0);
+            int inner = SCell(s, ck, t);
             if (v == VariantBound)
             {
-                if (Consider(new Transition(ItemTorChained, s, VariantBound, ck), _d[at + VariantBound] + 1 + inner, target, ref best, ref found)
-                    || Consider(new Transition(ItemTorOff, s, BestVariant(p, a, s, false, out _), ck), any + 2 + inner, target, ref best, ref found))
+                if (Consider(new Transition(ItemTorChained, s, VariantBound, ck), DCell(p, a, s, VariantBound) + 1 + inner, target, ref best, ref found, p, a)
+                    || Consider(new Transition(ItemTorOff, s, BestFrom, ck), any + 2 + inner, target, ref best, ref found, p, a))
                 {
                     return true;
                 }
             }
             else if (v == VariantFree && inner == 0)
             {
-                if (Consider(new Transition(ItemTorChainedFree, s, VariantFree, ck), _d[at + VariantFree] + 1, target, ref best, ref found)
-                    || (_x[s] == _freeBound && Consider(new Transition(ItemTorFree, s, BestVariant(p, a, s, false, out _), ck), any + 1, target, ref best, ref found)))
+                if (Consider(new Transition(ItemTorChainedFree, s, VariantFree, ck), DCell(p, a, s, VariantFree) + 1, target, ref best, ref found, p, a)
+                    || (_x[s] == _freeBound && Consider(new Transition(ItemTorFree, s, BestFrom, ck), any + 1, target, ref best, ref found, p, a)))
                 {
                     return true;
                 }
@@ -637,8 +696,8 @@ public sealed partial class PmpCompiler
         if (torFits && _color[p] == ck && ck != a)
         {
             int inner = ProperCostMin(p, ck, t);
-            if ((v == VariantBound && Consider(new Transition(ItemTorOff, p, 0, ck), 2 + inner, target, ref best, ref found))
-                || (v == VariantFree && inner == 0 && _x[p] == _freeBound && Consider(new Transition(ItemTorFree, p, 0, ck), 1, target, ref best, ref found)))
+            if ((v == VariantBound && Consider(new Transition(ItemTorOff, p, 0, ck), 2 + inner, target, ref best, ref found, p, a))
+                || (v == VariantFree && inner == 0 && _x[p] == _freeBound && Consider(new Transition(ItemTorFree, p, 0, ck), 1, target, ref best, ref found, p, a)))
             {
                 return true;
             }
@@ -651,7 +710,7 @@ public sealed partial class PmpCompiler
             {
                 int c = BitOperations.TrailingZeroCount(colors);
                 colors &= colors - 1;
-                if (Consider(new Transition(ItemBlock, p, 0, c), 1 + ProperCostMin(p, c, t), target, ref best, ref found))
+                if (Consider(new Transition(ItemBlock, p, 0, c), 1 + ProperCostMin(p, c, t), target, ref best, ref found, p, a))
                 {
                     return true;
                 }
@@ -661,7 +720,11 @@ public sealed partial class PmpCompiler
         return false;
     }
 
-    private static bool Consider(Transition candidate, int cost, int target, ref int best, ref Transition found)
+    /// <summary>
+    /// Takes <paramref name="candidate"/> as <paramref name="found"/> when it is the cheapest so far (resolving
+    /// <see cref="BestFrom"/> to the best variant of <c>(p, a, From)</c> only then); true when its cost is the target.
+    /// </summary>
+    private bool Consider(Transition candidate, int cost, int target, ref int best, ref Transition found, int p, int a)
     {
         if (cost >= Infinity)
         {
@@ -671,7 +734,7 @@ public sealed partial class PmpCompiler
         if (cost < best)
         {
             best = cost;
-            found = candidate;
+            found = candidate.FromVariant == BestFrom ? candidate with { FromVariant = BestVariant(p, a, candidate.From, false, out _) } : candidate;
         }
 
         return cost == target;
@@ -701,9 +764,10 @@ public sealed partial class PmpCompiler
     /// <summary>
     /// Pushes the items of the region <c>[x_p, x_t)</c> with ambient <paramref name="a"/> ending in variant
     /// <paramref name="v"/> onto the item stack, in address order; returns how many. With <paramref name="proper"/>
-    /// the region's own cell is read without items spanning all of it (as the program priced it for its parent).
+    /// the region's own cell is read without items spanning all of it (as the program priced it for its parent);
+    /// <paramref name="cost"/> is that cell's cost as <see cref="BestVariant"/> returned it (not recomputed).
     /// </summary>
-    private int Reconstruct(int p, int a, int t, int v, bool proper)
+    private int Reconstruct(int p, int a, int t, int v, bool proper, int cost)
     {
         int count = 0;
         int first = _itemTop;
@@ -711,7 +775,7 @@ public sealed partial class PmpCompiler
         while (t > p)
         {
             bool wholeSpan = !(proper && firstStep);
-            int target = wholeSpan ? _d[DIndex(p, a, t, v)] : ProperCost(p, a, t, v);
+            int target = firstStep ? cost : DCell(p, a, t, v);
             if (!FindTransition(p, a, t, v, wholeSpan, target, out Transition step, out _))
             {
                 throw new InvalidOperationException("Layered plan reconstruction failed.");
@@ -764,9 +828,9 @@ public sealed partial class PmpCompiler
             int to = _itemTo[slot];
             int color = _itemColor[slot];
             bool proper = _itemProper[slot];
-            int v = BestVariant(from, color, to, proper, out _);
+            int v = BestVariant(from, color, to, proper, out int cost);
             int saved = _itemTop;
-            int items = Reconstruct(from, color, to, v, proper);
+            int items = Reconstruct(from, color, to, v, proper, cost);
             for (int g = 0; g < items;)
             {
                 int l = GroupLength(saved, items, g);

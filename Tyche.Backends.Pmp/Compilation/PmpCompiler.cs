@@ -45,7 +45,7 @@ namespace Tyche.Backends.Pmp;
 /// QEMU (which keeps stray high bits) and hardware (WARL zero) decode the same region. A NAPOT entry's <c>pmpaddr</c>
 /// used as a TOR bound lies inside the NAPOT block whether or not a G ≥ 1 hart reads its low bits as ones or zeros,
 /// so the visible regions do not depend on that choice.</para>
-/// <para>An instance keeps scratch buffers (about 1.6 MB, allocated once) and is not thread-safe; compile on one
+/// <para>An instance keeps scratch buffers (about 1.2 MB, allocated once) and is not thread-safe; compile on one
 /// thread per instance.</para>
 /// </remarks>
 public sealed partial class PmpCompiler
