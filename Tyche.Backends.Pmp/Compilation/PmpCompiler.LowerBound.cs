@@ -50,6 +50,15 @@ public sealed partial class PmpCompiler
         return status != PmpStatus.Ok || runCount > _runs.Length ? -1 : LowerBound(runCount);
     }
 
+    /// <summary>Test hook: <see cref="LowerBoundReaches"/> for <paramref name="ranges"/> (which must normalize into the run scratch).</summary>
+    internal bool LowerBoundReachesOf(ReadOnlySpan<Tyche.Capabilities.MemoryPermission> ranges, int planned)
+    {
+        PmpStatus status = Normalize(ranges, out int runCount, out _, out _);
+        return status != PmpStatus.Ok || runCount > _runs.Length
+            ? throw new ArgumentException("the ranges do not normalize into the run scratch", nameof(ranges))
+            : LowerBoundReaches(runCount, planned);
+    }
+
     /// <summary>Test hook: <see cref="MaximumBlockMatching"/> of <paramref name="points"/> (sorted, distinct, non-zero).</summary>
     internal int MaximumBlockMatchingOf(ReadOnlySpan<ulong> points)
     {
@@ -57,12 +66,48 @@ public sealed partial class PmpCompiler
         return MaximumBlockMatching(points.Length);
     }
 
+    /// <summary>The lower bound of the remarks for the stored runs.</summary>
+    private int LowerBound(int runCount)
+    {
+        int points = CollectChangePoints(runCount, out int free, out int colorBound);
+        return Math.Max(points - free - MaximumBlockMatching(points), colorBound);
+    }
+
     /// <summary>
-    /// The lower bound of the remarks for the stored runs, or <paramref name="atMost"/> when the bound reaches it (the
-    /// caller only asks whether a plan of that many entries can be beaten; the matching is skipped when its cheap upper
-    /// bound already settles it).
+    /// Whether the lower bound of the remarks reaches <paramref name="planned"/> entries, i.e. no encoding of the stored
+    /// runs has fewer. Cheap bounds on the matching decide most cases: at most points / 2 pairs (the bound is reached
+    /// without the matching), and at least the pairs a greedy pass over neighbouring points finds (the bound stays
+    /// below; then the layered planner runs anyway and the exact matching would be wasted).
     /// </summary>
-    private int LowerBound(int runCount, int atMost = int.MaxValue)
+    private bool LowerBoundReaches(int runCount, int planned)
+    {
+        int points = CollectChangePoints(runCount, out int free, out int colorBound);
+        if (colorBound >= planned || points - free - (points / 2) >= planned)
+        {
+            return true;
+        }
+
+        int greedy = 0;
+        for (int i = 0; i + 1 < points; i++)
+        {
+            ulong u = _points[i];
+            ulong size = _points[i + 1] - u;
+            if (BitOperations.IsPow2(size) && (u & (size - 1)) == 0)
+            {
+                greedy++;
+                i++;
+            }
+        }
+
+        return points - free - greedy >= planned && points - free - MaximumBlockMatching(points) >= planned;
+    }
+
+    /// <summary>
+    /// Stores the change points of the stored runs in <c>_points</c> (sorted, without 0 and the top of the space) and
+    /// returns how many; <paramref name="free"/> is 1 when the free bound is one of them, <paramref name="colorBound"/>
+    /// the number of colours shown.
+    /// </summary>
+    private int CollectChangePoints(int runCount, out int free, out int colorBound)
     {
         int points = 0;
         int colors = 0;
@@ -71,12 +116,9 @@ public sealed partial class PmpCompiler
         {
             Run run = _runs[i];
             colors |= 1 << ColorOf(run.Config);
-            if (run.Start != previousEnd || i == 0)
+            if ((run.Start != previousEnd || i == 0) && run.Start != 0)
             {
-                if (run.Start != 0)
-                {
-                    _points[points++] = run.Start;
-                }
+                _points[points++] = run.Start;
             }
 
             if (run.End != _addressLimit)
@@ -87,7 +129,7 @@ public sealed partial class PmpCompiler
             previousEnd = run.End;
         }
 
-        int free = 0;
+        free = 0;
         if (_freeBound != 0)
         {
             for (int i = 0; i < points; i++)
@@ -100,14 +142,8 @@ public sealed partial class PmpCompiler
             }
         }
 
-        int colorBound = BitOperations.PopCount((uint)colors);
-        if (atMost <= Math.Max(points - free - (points / 2), colorBound))
-        {
-            // A matching has at most points / 2 pairs: the cheap form of the bound already reaches the plan in hand.
-            return atMost;
-        }
-
-        return Math.Max(points - free - MaximumBlockMatching(points), colorBound);
+        colorBound = BitOperations.PopCount((uint)colors);
+        return points;
     }
 
     /// <summary>

@@ -256,7 +256,7 @@ public sealed partial class PmpCompiler
 
             // Priority layering can only help when the non-overlapping plan is above the lower bound; it is used only
             // when strictly smaller, so layouts it cannot improve keep their encodings (and one-write rights changes).
-            if (needed > LowerBound(runCount, needed))
+            if (!LowerBoundReaches(runCount, needed))
             {
                 int layered = PlanLayeredOnce(runCount);
                 if (layered < needed)

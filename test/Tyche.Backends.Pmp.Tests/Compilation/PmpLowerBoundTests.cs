@@ -242,6 +242,15 @@ public sealed class PmpLowerBoundTests(ITestOutputHelper output)
                 Assert.Fail($"seed {seed}, round {round}: bound {bound} above the compiler's {measured.EntriesNeeded} for {string.Join(", ", ranges)}");
             }
 
+            // The quick decision the compiler takes (cheap bounds on the matching first) agrees with the exact bound.
+            foreach (int planned in new[] { bound - 1, bound, bound + 1, measured.EntriesNeeded })
+            {
+                if (compiler.LowerBoundReachesOf(ranges, planned) != (bound >= planned))
+                {
+                    Assert.Fail($"seed {seed}, round {round}: bound {bound}, but the quick decision for {planned} planned entries disagrees, for {string.Join(", ", ranges)}");
+                }
+            }
+
             layouts++;
             tight += bound == measured.EntriesNeeded ? 1 : 0;
         }
