@@ -97,6 +97,13 @@ public sealed partial class PmpCompiler
     private readonly ushort[] _d = new ushort[MaxSegments * Lanes * MaxPositions * Variants];
     private readonly ushort[] _s = new ushort[MaxSegments * Lanes * MaxPositions];
 
+    // Per span cell (p, ·, t), one with an item spanning all of [x_p, x_t): per colour, the cell's cost without such items
+    // (clamped to CellInfinity) shifted left by ProperVariantBits, ored with the first variant reaching it, so that
+    // reconstruction reads a spanning item's price instead of recomputing it. Laid out like _s; other cells are not written.
+    private readonly ushort[] _proper = new ushort[MaxSegments * Lanes * MaxPositions];
+    private const int ProperVariantBits = 2;
+    private const int ProperVariantMask = (1 << ProperVariantBits) - 1;
+
     // Per-row scratch of FillRow, indexed [a, s] for the row p being filled: the cost before a TOR piece starting at x_s
     // that is bounded by an OFF entry or chained (min(D[p, a, s, bound] + 1, S[p, a, s] + 2)), and before one in the free
     // chain (min(D[p, a, s, free] + 1, S[p, a, s] + 1 when x_s is the free bound)).
@@ -399,7 +406,8 @@ public sealed partial class PmpCompiler
             }
 
             // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block, priced
-            // with the cells of [x_p, x_t) without them (best, per colour).
+            // with the cells of [x_p, x_t) without them (best, per colour), which reconstruction reads back.
+            ColorLanes.PackProper(d0, d1, best).Store(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_proper), (p * pStride) + (t * Lanes)));
             if (torFits && cp == ck)
             {
                 int inner = best.Get(ck);
@@ -491,6 +499,22 @@ public sealed partial class PmpCompiler
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static ColorLanes operator +(ColorLanes a, ColorLanes b) => new(a._lanes + b._lanes);
+
+        /// <summary>
+        /// Per lane, <paramref name="best"/> (the least of <paramref name="d0"/>, <paramref name="d1"/> and a third
+        /// variant) clamped to <see cref="CellInfinity"/>, shifted left by <see cref="ProperVariantBits"/> and ored with
+        /// the first variant equal to it (0 when it is Infinity).
+        /// </summary>
+        public static ColorLanes PackProper(ColorLanes d0, ColorLanes d1, ColorLanes best)
+        {
+            Vector128<ushort> infinity = Vector128.Create(CellInfinity);
+            Vector128<ushort> variant = Vector128.ConditionalSelect(
+                Vector128.Equals(d0._lanes, best._lanes),
+                Vector128.Create((ushort)VariantNone),
+                Vector128.ConditionalSelect(Vector128.Equals(d1._lanes, best._lanes), Vector128.Create((ushort)VariantBound), Vector128.Create((ushort)VariantFree)));
+            Vector128<ushort> finite = Vector128.LessThan(best._lanes, infinity);
+            return new(Vector128.ConditionalSelect(finite, (best._lanes << ProperVariantBits) | variant, infinity << ProperVariantBits));
+        }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public int Get(int lane) => _lanes.GetElement(lane);
@@ -590,37 +614,32 @@ public sealed partial class PmpCompiler
             return best;
         }
 
-        cost = Infinity;
-        int bestProper = 0;
-        for (int v = 0; v < Variants; v++)
+        if (!IsSpanCell(p, t))
         {
-            int c = ProperCost(p, a, t, v);
-            if (c < cost)
-            {
-                cost = c;
-                bestProper = v;
-            }
+            return BestVariant(p, a, t, proper: false, out cost); // no spanning item: the cell is its own proper cost
         }
 
-        return bestProper;
+        int packed = _proper[SIndex(p, a, t)];
+        cost = Widen((ushort)(packed >> ProperVariantBits));
+        return packed & ProperVariantMask;
     }
 
-    /// <summary>The cost of <c>D[p, a, t, v]</c> without items spanning the whole region (recomputed).</summary>
-    private int ProperCost(int p, int a, int t, int v)
-    {
-        FindTransition(p, a, t, v, wholeSpan: false, target: -1, out _, out int best);
-        return best;
-    }
+    /// <summary>
+    /// Whether an item can span all of <c>[x_p, x_t)</c> (a TOR piece whose first and last segment have one colour, or
+    /// a listed block), the cells <see cref="FillRow"/> keeps a proper cost for.
+    /// </summary>
+    private bool IsSpanCell(int p, int t) =>
+        ((_x[t] >> PmpEncoding.AddressShift) <= _addressMask && _color[p] == _color[t - 1]) || ListedSpanColors(p, t) != 0;
 
     /// <summary>
     /// Enumerates the transitions into <c>(p, a, t, v)</c>: the ambient skip, then by start from the nearest
     /// (a block before a TOR piece from the same start, as the non-overlapping planner prefers NAPOT on ties), then,
     /// with <paramref name="wholeSpan"/>, the items spanning the region. Returns the first whose cost is
-    /// <paramref name="target"/> (with <paramref name="target"/> −1: none; <paramref name="best"/> is the minimum).
+    /// <paramref name="target"/> (false when none is). Only the starts that have a candidate are visited: the blocks
+    /// listed for <c>t</c> and the chain of segments of <c>t − 1</c>'s colour, merged by decreasing start.
     /// </summary>
-    private bool FindTransition(int p, int a, int t, int v, bool wholeSpan, int target, out Transition found, out int best)
+    private bool FindTransition(int p, int a, int t, int v, bool wholeSpan, int target, out Transition found)
     {
-        best = Infinity;
         found = default;
         int k = t - 1;
         int ck = _color[k];
@@ -628,43 +647,60 @@ public sealed partial class PmpCompiler
         if (v == VariantNone && ck == a)
         {
             int cost = SCell(p, a, k);
-            if (Consider(new Transition(ItemSkip, k, BestFrom, a), cost, target, ref best, ref found, p, a))
+            if (Consider(new Transition(ItemSkip, k, BestFrom, a), cost, target, ref found))
             {
                 return true;
             }
         }
 
-        int blocks = _blockStartCount[t];
+        // The next start with a TOR candidate (the segments of colour ck from t − 1 down) and with a block candidate
+        // (the blocks listed for t, nearest first); a start at or below p has none.
+        int torStart = v != VariantNone && ck != a && torFits ? k : p;
+        int blocks = v == VariantBound ? _blockStartCount[t] : 0;
         int blockBase = t * MaxBlockStarts;
         int b = 0;
-        for (int s = k; s > p; s--)
+        while (true)
         {
+            int blockStart = b < blocks ? _blockStarts[blockBase + b] : p;
+            int s = Math.Max(torStart, blockStart);
+            if (s <= p)
+            {
+                break;
+            }
+
+            bool isBlock = blockStart == s;
+            bool isTor = torStart == s;
+            if (isBlock)
+            {
+                b++;
+            }
+
+            if (isTor)
+            {
+                torStart = _prevSame[s];
+            }
+
             int any = SCell(p, a, s);
             if (any >= Infinity)
             {
                 continue;
             }
 
-            while (b < blocks && _blockStarts[blockBase + b] > s)
+            if (isBlock)
             {
-                b++;
-            }
-
-            if (v == VariantBound && b < blocks && _blockStarts[blockBase + b] == s)
-            {
-                int colors = _blockColors[blockBase + b] & ~(1 << a);
+                int colors = _blockColors[blockBase + b - 1] & ~(1 << a);
                 while (colors != 0)
                 {
                     int c = BitOperations.TrailingZeroCount(colors);
                     colors &= colors - 1;
-                    if (Consider(new Transition(ItemBlock, s, BestFrom, c), any + 1 + SCell(s, c, t), target, ref best, ref found, p, a))
+                    if (Consider(new Transition(ItemBlock, s, BestFrom, c), any + 1 + SCell(s, c, t), target, ref found))
                     {
                         return true;
                     }
                 }
             }
 
-            if (_color[s] != ck || ck == a || !torFits)
+            if (!isTor)
             {
                 continue;
             }
@@ -672,16 +708,16 @@ public sealed partial class PmpCompiler
             int inner = SCell(s, ck, t);
             if (v == VariantBound)
             {
-                if (Consider(new Transition(ItemTorChained, s, VariantBound, ck), DCell(p, a, s, VariantBound) + 1 + inner, target, ref best, ref found, p, a)
-                    || Consider(new Transition(ItemTorOff, s, BestFrom, ck), any + 2 + inner, target, ref best, ref found, p, a))
+                if (Consider(new Transition(ItemTorChained, s, VariantBound, ck), DCell(p, a, s, VariantBound) + 1 + inner, target, ref found)
+                    || Consider(new Transition(ItemTorOff, s, BestFrom, ck), any + 2 + inner, target, ref found))
                 {
                     return true;
                 }
             }
             else if (v == VariantFree && inner == 0)
             {
-                if (Consider(new Transition(ItemTorChainedFree, s, VariantFree, ck), DCell(p, a, s, VariantFree) + 1, target, ref best, ref found, p, a)
-                    || (_x[s] == _freeBound && Consider(new Transition(ItemTorFree, s, BestFrom, ck), any + 1, target, ref best, ref found, p, a)))
+                if (Consider(new Transition(ItemTorChainedFree, s, VariantFree, ck), DCell(p, a, s, VariantFree) + 1, target, ref found)
+                    || (_x[s] == _freeBound && Consider(new Transition(ItemTorFree, s, BestFrom, ck), any + 1, target, ref found)))
                 {
                     return true;
                 }
@@ -696,8 +732,8 @@ public sealed partial class PmpCompiler
         if (torFits && _color[p] == ck && ck != a)
         {
             int inner = ProperCostMin(p, ck, t);
-            if ((v == VariantBound && Consider(new Transition(ItemTorOff, p, 0, ck), 2 + inner, target, ref best, ref found, p, a))
-                || (v == VariantFree && inner == 0 && _x[p] == _freeBound && Consider(new Transition(ItemTorFree, p, 0, ck), 1, target, ref best, ref found, p, a)))
+            if ((v == VariantBound && Consider(new Transition(ItemTorOff, p, 0, ck), 2 + inner, target, ref found))
+                || (v == VariantFree && inner == 0 && _x[p] == _freeBound && Consider(new Transition(ItemTorFree, p, 0, ck), 1, target, ref found)))
             {
                 return true;
             }
@@ -710,7 +746,7 @@ public sealed partial class PmpCompiler
             {
                 int c = BitOperations.TrailingZeroCount(colors);
                 colors &= colors - 1;
-                if (Consider(new Transition(ItemBlock, p, 0, c), 1 + ProperCostMin(p, c, t), target, ref best, ref found, p, a))
+                if (Consider(new Transition(ItemBlock, p, 0, c), 1 + ProperCostMin(p, c, t), target, ref found))
                 {
                     return true;
                 }
@@ -720,24 +756,17 @@ public sealed partial class PmpCompiler
         return false;
     }
 
-    /// <summary>
-    /// Takes <paramref name="candidate"/> as <paramref name="found"/> when it is the cheapest so far (resolving
-    /// <see cref="BestFrom"/> to the best variant of <c>(p, a, From)</c> only then); true when its cost is the target.
-    /// </summary>
-    private bool Consider(Transition candidate, int cost, int target, ref int best, ref Transition found, int p, int a)
+    /// <summary>Takes <paramref name="candidate"/> as <paramref name="found"/> when its cost is the target (and says so).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Consider(Transition candidate, int cost, int target, ref Transition found)
     {
-        if (cost >= Infinity)
+        if (cost != target)
         {
             return false;
         }
 
-        if (cost < best)
-        {
-            best = cost;
-            found = candidate.FromVariant == BestFrom ? candidate with { FromVariant = BestVariant(p, a, candidate.From, false, out _) } : candidate;
-        }
-
-        return cost == target;
+        found = candidate;
+        return true;
     }
 
     /// <summary>The colours the program priced the block <c>[x_p, x_t)</c> in (0 when it is not listed).</summary>
@@ -765,7 +794,8 @@ public sealed partial class PmpCompiler
     /// Pushes the items of the region <c>[x_p, x_t)</c> with ambient <paramref name="a"/> ending in variant
     /// <paramref name="v"/> onto the item stack, in address order; returns how many. With <paramref name="proper"/>
     /// the region's own cell is read without items spanning all of it (as the program priced it for its parent);
-    /// <paramref name="cost"/> is that cell's cost as <see cref="BestVariant"/> returned it (not recomputed).
+    /// <paramref name="cost"/> is that cell's cost as <see cref="BestVariant"/> returned it (not recomputed). The walk
+    /// stops where the rest of the region costs nothing (every item costs at least one entry).
     /// </summary>
     private int Reconstruct(int p, int a, int t, int v, bool proper, int cost)
     {
@@ -776,7 +806,12 @@ public sealed partial class PmpCompiler
         {
             bool wholeSpan = !(proper && firstStep);
             int target = firstStep ? cost : DCell(p, a, t, v);
-            if (!FindTransition(p, a, t, v, wholeSpan, target, out Transition step, out _))
+            if (target == 0)
+            {
+                break; // every item costs at least one entry: the rest of the region is ambient
+            }
+
+            if (target >= Infinity || !FindTransition(p, a, t, v, wholeSpan, target, out Transition step))
             {
                 throw new InvalidOperationException("Layered plan reconstruction failed.");
             }
@@ -793,11 +828,16 @@ public sealed partial class PmpCompiler
             }
 
             t = step.From;
-            v = step.FromVariant;
+            v = step.FromVariant == BestFrom ? BestVariant(p, a, t, proper: false, out _) : step.FromVariant;
             firstStep = false;
         }
 
         // The items were found from right to left: reverse them into address order.
+        if (count < 2)
+        {
+            return count;
+        }
+
         Array.Reverse(_itemKind, first, count);
         Array.Reverse(_itemFrom, first, count);
         Array.Reverse(_itemTo, first, count);
