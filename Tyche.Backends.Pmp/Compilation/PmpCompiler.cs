@@ -789,22 +789,17 @@ public sealed partial class PmpCompiler
     {
         Span<ulong> addresses = destination.Addresses;
         Span<PmpConfigBits> configs = destination.Configs;
-        for (int i = 0; i < addresses.Length; i++)
-        {
-            addresses[i] = i < first ? _monitorImage.GetAddress(i) : 0;
-            configs[i] = i < first ? _monitorImage.GetConfig(i) : PmpConfigBits.None;
-        }
-
+        _monitorImage.Addresses[..first].CopyTo(addresses);
+        _monitorImage.Configs[..first].CopyTo(configs);
+        addresses[first..].Clear();
+        configs[first..].Clear(); // PmpConfigBits.None: OFF
         int position = first;
         for (int g = 0; g < groupCount; g++)
         {
             Group group = _groups[g];
-            for (int k = 0; k < group.Length; k++)
-            {
-                addresses[position] = _entryAddress[group.First + k];
-                configs[position] = _entryConfig[group.First + k];
-                position++;
-            }
+            _entryAddress.AsSpan(group.First, group.Length).CopyTo(addresses[position..]);
+            _entryConfig.AsSpan(group.First, group.Length).CopyTo(configs[position..]);
+            position += group.Length;
         }
     }
 
