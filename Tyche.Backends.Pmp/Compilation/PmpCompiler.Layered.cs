@@ -373,13 +373,24 @@ public sealed partial class PmpCompiler
             if (torFits)
             {
                 ref ushort inner0 = ref Unsafe.Add(ref sTable, (t * Lanes) + ck); // S[s, ck, t] = inner0[s·pStride]
-                for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
+                if (hasFree)
                 {
-                    int inner = Unsafe.Add(ref inner0, s * pStride);
-                    d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref chainBefore, s * Lanes)) + ColorLanes.Broadcast(inner));
-                    if (hasFree && inner == 0)
+                    for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
                     {
-                        d2 = ColorLanes.Min(d2, ColorLanes.Load(ref Unsafe.Add(ref freeBefore, s * Lanes)));
+                        int inner = Unsafe.Add(ref inner0, s * pStride);
+                        d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref chainBefore, s * Lanes)) + ColorLanes.Broadcast(inner));
+                        if (inner == 0)
+                        {
+                            d2 = ColorLanes.Min(d2, ColorLanes.Load(ref Unsafe.Add(ref freeBefore, s * Lanes)));
+                        }
+                    }
+                }
+                else
+                {
+                    // No free chain in this row (d2 stays Infinity): the same walk without its candidates.
+                    for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
+                    {
+                        d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref chainBefore, s * Lanes)) + ColorLanes.Broadcast(Unsafe.Add(ref inner0, s * pStride)));
                     }
                 }
 
