@@ -87,11 +87,10 @@ public sealed partial class PmpCompiler
     private readonly int[] _startBlocks = new int[MaxSegments * MaxBlockStarts]; // per start s: its blocks' indices in the per-end lists
     private readonly byte[] _startBlockCount = new byte[MaxSegments];
 
-    // Per listed block [x_s, x_t), set once row s is complete: the least S[s, c, t] over its colours, that colour, and
-    // the least over its other colours (Infinity when none), so that min over c ≠ a of S[s, c, t] is one read.
-    private readonly ushort[] _blockMin = new ushort[MaxPositions * MaxBlockStarts];
-    private readonly ushort[] _blockMinOther = new ushort[MaxPositions * MaxBlockStarts];
-    private readonly byte[] _blockMinColor = new byte[MaxPositions * MaxBlockStarts];
+    // Per listed block [x_s, x_t), set once row s is complete: per ambient colour a (one cell of Lanes), one more than
+    // the least S[s, c, t] over its colours c ≠ a (at least CellInfinity when there is none), so that the block's
+    // candidate in FillRow is one vector read.
+    private readonly ushort[] _blockInner = new ushort[MaxPositions * MaxBlockStarts * Lanes];
     private readonly int[] _lastOf = new int[Colors];
     private readonly int[] _rowEnd = new int[MaxSegments]; // the last t row p is needed for
     private readonly ushort[] _d = new ushort[MaxSegments * Lanes * MaxPositions * Variants];
@@ -323,6 +322,7 @@ public sealed partial class PmpCompiler
         ref byte blockCursor = ref MemoryMarshal.GetArrayDataReference(_blockCursor);
         ref ushort chainBefore = ref MemoryMarshal.GetArrayDataReference(_chainBefore);
         ref ushort freeBefore = ref MemoryMarshal.GetArrayDataReference(_freeBefore);
+        ref ushort blockInner = ref MemoryMarshal.GetArrayDataReference(_blockInner);
         ulong freeBound = _freeBound;
         ulong addressMask = _addressMask;
         ulong xp = Unsafe.Add(ref x, p);
@@ -405,8 +405,7 @@ public sealed partial class PmpCompiler
             for (int b = blockBase; b < blockBase + blocks; b++)
             {
                 ColorLanes any = ColorLanes.Load(ref Unsafe.Add(ref sRow, Unsafe.Add(ref blockStarts, b) * Lanes));
-                ColorLanes inner = ColorLanes.Select(ColorLanes.LaneIs(_blockMinColor[b]), ColorLanes.Broadcast(_blockMinOther[b]), ColorLanes.Broadcast(_blockMin[b]));
-                d1 = ColorLanes.Min(d1, any + one + inner);
+                d1 = ColorLanes.Min(d1, any + ColorLanes.Load(ref Unsafe.Add(ref blockInner, b * Lanes)));
             }
 
             ColorLanes best = ColorLanes.Min(d0, ColorLanes.Min(d1, d2));
@@ -439,7 +438,7 @@ public sealed partial class PmpCompiler
             Store(ref dRow, ref sRow, ref chainBefore, ref freeBefore, t, d0, d1, d2, ColorLanes.Min(d0, ColorLanes.Min(d1, d2)), true, xt == freeBound);
         }
 
-        // Row p is complete: keep, per block starting at p, its least cell over its colours and the least over the others.
+        // Row p is complete: keep, per block starting at p and per ambient colour, one more than its least cell over its other colours.
         ref int startBlocks = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_startBlocks), p * MaxBlockStarts);
         for (int j = 0; j < _startBlockCount[p]; j++)
         {
@@ -462,9 +461,8 @@ public sealed partial class PmpCompiler
                 }
             }
 
-            _blockMin[b] = (ushort)least;
-            _blockMinOther[b] = (ushort)other;
-            _blockMinColor[b] = (byte)leastColor;
+            ColorLanes.Select(ColorLanes.LaneIs(leastColor), ColorLanes.Broadcast(other + 1), ColorLanes.Broadcast(least + 1))
+                .Store(ref Unsafe.Add(ref blockInner, b * Lanes));
         }
     }
 
