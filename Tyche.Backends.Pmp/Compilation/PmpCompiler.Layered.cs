@@ -331,7 +331,6 @@ public sealed partial class PmpCompiler
 
         // The free chain (variant 2) starts at the free bound's position: rows starting above it never leave Infinity.
         bool hasFree = p <= _freePosition;
-        ColorLanes.Broadcast(0).Store(ref Unsafe.Add(ref dRow, p * Variants * Lanes));
         infinity.Store(ref Unsafe.Add(ref dRow, ((p * Variants) + 1) * Lanes));
         infinity.Store(ref Unsafe.Add(ref dRow, ((p * Variants) + 2) * Lanes));
         ColorLanes.Broadcast(0).Store(ref Unsafe.Add(ref sRow, p * Lanes));
@@ -411,7 +410,7 @@ public sealed partial class PmpCompiler
             ColorLanes best = ColorLanes.Min(d0, ColorLanes.Min(d1, d2));
             if (!(torFits && cp == ck) && spanColors == 0)
             {
-                Store(ref dRow, ref sRow, ref chainBefore, ref freeBefore, t, d0, d1, d2, best, hasFree, xt == freeBound);
+                Store(ref dRow, ref sRow, ref chainBefore, ref freeBefore, t, d1, d2, best, hasFree, xt == freeBound);
                 continue;
             }
 
@@ -435,7 +434,7 @@ public sealed partial class PmpCompiler
                 d1 = ColorLanes.Select(ColorLanes.LaneIs(c), d1, ColorLanes.Min(d1, ColorLanes.Broadcast(1 + best.Get(c))));
             }
 
-            Store(ref dRow, ref sRow, ref chainBefore, ref freeBefore, t, d0, d1, d2, ColorLanes.Min(d0, ColorLanes.Min(d1, d2)), true, xt == freeBound);
+            Store(ref dRow, ref sRow, ref chainBefore, ref freeBefore, t, d1, d2, ColorLanes.Min(d0, ColorLanes.Min(d1, d2)), true, xt == freeBound);
         }
 
         // Row p is complete: keep, per block starting at p and per ambient colour, one more than its least cell over its other colours.
@@ -466,11 +465,13 @@ public sealed partial class PmpCompiler
         }
     }
 
-    /// <summary>Writes the cell <c>(p, ·, t)</c> and the costs before a TOR piece starting at <c>x_t</c>.</summary>
+    /// <summary>
+    /// Writes the cell <c>(p, ·, t)</c> and the costs before a TOR piece starting at <c>x_t</c>. Variant 0 (the skip)
+    /// is not stored: <see cref="DCell"/> derives it from <c>S</c>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(ref ushort dRow, ref ushort sRow, ref ushort chainBefore, ref ushort freeBefore, int t, ColorLanes d0, ColorLanes d1, ColorLanes d2, ColorLanes best, bool hasFree, bool atFreeBound)
+    private static void Store(ref ushort dRow, ref ushort sRow, ref ushort chainBefore, ref ushort freeBefore, int t, ColorLanes d1, ColorLanes d2, ColorLanes best, bool hasFree, bool atFreeBound)
     {
-        d0.Store(ref Unsafe.Add(ref dRow, t * Variants * Lanes));
         d1.Store(ref Unsafe.Add(ref dRow, ((t * Variants) + 1) * Lanes));
         d2.Store(ref Unsafe.Add(ref dRow, ((t * Variants) + 2) * Lanes));
         best.Store(ref Unsafe.Add(ref sRow, t * Lanes));
@@ -535,8 +536,19 @@ public sealed partial class PmpCompiler
     /// <summary>A table cost widened back to the planner's scale (CellInfinity is Infinity).</summary>
     private static int Widen(ushort cell) => cell >= CellInfinity ? Infinity : cell;
 
-    /// <summary><c>D[p, a, t, v]</c>.</summary>
-    private int DCell(int p, int a, int t, int v) => Widen(_d[DIndex(p, a, t, v)]);
+    /// <summary>
+    /// <c>D[p, a, t, v]</c>. Variant 0 ends in ambient: the skip of segment <c>t − 1</c> in its own colour (0 for the
+    /// empty region), which <see cref="FillRow"/> does not store.
+    /// </summary>
+    private int DCell(int p, int a, int t, int v)
+    {
+        if (v == VariantNone)
+        {
+            return t == p ? 0 : a == _color[t - 1] ? SCell(p, a, t - 1) : Infinity;
+        }
+
+        return Widen(_d[DIndex(p, a, t, v)]);
+    }
 
     /// <summary><c>S[p, a, t]</c>.</summary>
     private int SCell(int p, int a, int t) => Widen(_s[SIndex(p, a, t)]);
