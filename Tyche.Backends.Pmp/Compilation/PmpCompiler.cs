@@ -709,8 +709,7 @@ public sealed partial class PmpCompiler
         for (int g = 0; g < groupCount; g++)
         {
             Group group = _groups[g];
-            _entryAddress.AsSpan(group.First, group.Length).CopyTo(addresses[_placement[g]..]);
-            _entryConfig.AsSpan(group.First, group.Length).CopyTo(configs[_placement[g]..]);
+            CopyGroup(group, addresses, configs, _placement[g]);
         }
 
         // Keeping groups in place is greedy; when the groups simply laid out in order (unused slots again keeping the
@@ -723,8 +722,7 @@ public sealed partial class PmpCompiler
         for (int g = 0; g < groupCount; g++)
         {
             Group group = _groups[g];
-            _entryAddress.AsSpan(group.First, group.Length).CopyTo(altAddresses[position..]);
-            _entryConfig.AsSpan(group.First, group.Length).CopyTo(altConfigs[position..]);
+            CopyGroup(group, altAddresses, altConfigs, position);
             position += group.Length;
         }
 
@@ -732,6 +730,16 @@ public sealed partial class PmpCompiler
         {
             altAddresses.CopyTo(addresses);
             altConfigs.CopyTo(configs);
+        }
+    }
+
+    /// <summary>Copies a group's entries to <paramref name="at"/> (entry by entry: groups are short, a block copy's call costs more).</summary>
+    private void CopyGroup(Group group, Span<ulong> addresses, Span<PmpConfigBits> configs, int at)
+    {
+        for (int k = 0; k < group.Length; k++)
+        {
+            addresses[at + k] = _entryAddress[group.First + k];
+            configs[at + k] = _entryConfig[group.First + k];
         }
     }
 
@@ -787,8 +795,7 @@ public sealed partial class PmpCompiler
         for (int g = 0; g < groupCount; g++)
         {
             Group group = _groups[g];
-            _entryAddress.AsSpan(group.First, group.Length).CopyTo(addresses[position..]);
-            _entryConfig.AsSpan(group.First, group.Length).CopyTo(configs[position..]);
+            CopyGroup(group, addresses, configs, position);
             position += group.Length;
         }
     }
