@@ -622,16 +622,23 @@ public sealed partial class PmpCompiler
     {
         if (!proper)
         {
-            int best = 0;
-            for (int v = 1; v < Variants; v++)
+            // The first variant with the least cost (each cell read once).
+            int best = VariantNone;
+            cost = DCell(p, a, t, VariantNone);
+            int bound = DCell(p, a, t, VariantBound);
+            if (bound < cost)
             {
-                if (DCell(p, a, t, v) < DCell(p, a, t, best))
-                {
-                    best = v;
-                }
+                best = VariantBound;
+                cost = bound;
             }
 
-            cost = DCell(p, a, t, best);
+            int free = DCell(p, a, t, VariantFree);
+            if (free < cost)
+            {
+                best = VariantFree;
+                cost = free;
+            }
+
             return best;
         }
 
@@ -823,10 +830,10 @@ public sealed partial class PmpCompiler
         int count = 0;
         int first = _itemTop;
         bool firstStep = true;
+        int target = cost; // the cost of the cell (p, a, t, v) still to walk
         while (t > p)
         {
             bool wholeSpan = !(proper && firstStep);
-            int target = firstStep ? cost : DCell(p, a, t, v);
             if (target == 0)
             {
                 break; // every item costs at least one entry: the rest of the region is ambient
@@ -849,8 +856,19 @@ public sealed partial class PmpCompiler
             }
 
             t = step.From;
-            v = step.FromVariant == BestFrom ? BestVariant(p, a, t, proper: false, out _) : step.FromVariant;
             firstStep = false;
+            if (t > p)
+            {
+                if (step.FromVariant == BestFrom)
+                {
+                    v = BestVariant(p, a, t, proper: false, out target);
+                }
+                else
+                {
+                    v = step.FromVariant;
+                    target = DCell(p, a, t, v);
+                }
+            }
         }
 
         // The items were found from right to left: reverse them into address order.
