@@ -907,6 +907,11 @@ public sealed partial class PmpCompiler
             int to = _itemTo[slot];
             int color = _itemColor[slot];
             bool proper = _itemProper[slot];
+            if (SCell(from, color, to) == 0)
+            {
+                continue; // nothing painted inside (a spanning item costs an entry, so the proper cost is 0 as well)
+            }
+
             int v = BestVariant(from, color, to, proper, out int cost);
             int saved = _itemTop;
             int items = Reconstruct(from, color, to, v, proper, cost);
