@@ -48,6 +48,7 @@ public sealed partial class PmpCompiler
     // Infinity; every sum FillRow forms stays below 2·CellInfinity + 2, so the 16-bit lanes never wrap.
     private const ushort CellInfinity = 0x3FFF;
     private const int Variants = 3;
+    private const int StoredVariants = 2; // _d holds variants 1 and 2 (DCell derives variant 0 from S)
     private const int VariantNone = 0;
     private const int VariantBound = 1;
     private const int VariantFree = 2;
@@ -93,7 +94,7 @@ public sealed partial class PmpCompiler
     private readonly ushort[] _blockInner = new ushort[MaxPositions * MaxBlockStarts * Lanes];
     private readonly int[] _lastOf = new int[Colors];
     private readonly int[] _rowEnd = new int[MaxSegments]; // the last t row p is needed for
-    private readonly ushort[] _d = new ushort[MaxSegments * Lanes * MaxPositions * Variants];
+    private readonly ushort[] _d = new ushort[MaxSegments * Lanes * MaxPositions * StoredVariants];
     private readonly ushort[] _s = new ushort[MaxSegments * Lanes * MaxPositions];
 
     // Per span cell (p, ·, t), one with an item spanning all of [x_p, x_t): per colour, the cell's cost without such items
@@ -138,7 +139,7 @@ public sealed partial class PmpCompiler
 
     // Tables are laid out with the current problem's stride, so a small problem touches a small, cache-resident block.
     // A cell's ambient colours sit side by side (Lanes apart), so FillRow computes them as one vector.
-    private int DIndex(int p, int a, int t, int v) => (((((p * _positions) + t) * Variants) + v) * Lanes) + a;
+    private int DIndex(int p, int a, int t, int v) => (((((p * _positions) + t) * StoredVariants) + v - 1) * Lanes) + a;
 
     private int SIndex(int p, int a, int t) => (((p * _positions) + t) * Lanes) + a;
 
@@ -314,7 +315,7 @@ public sealed partial class PmpCompiler
         int pStride = positions * Lanes; // S[s, c, t] = sTable[s·pStride + t·Lanes + c]
         ref ushort sTable = ref MemoryMarshal.GetArrayDataReference(_s);
         ref ushort sRow = ref Unsafe.Add(ref sTable, p * pStride); // S[p, ·, t] at sRow[t·Lanes]
-        ref ushort dRow = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_d), p * pStride * Variants); // D[p, ·, t, v] at dRow[(t·Variants + v)·Lanes]
+        ref ushort dRow = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_d), p * pStride * StoredVariants); // D[p, ·, t, v] at dRow[(t·StoredVariants + v − 1)·Lanes]
         ref byte colorOf = ref MemoryMarshal.GetArrayDataReference(_color);
         ref int prevSame = ref MemoryMarshal.GetArrayDataReference(_prevSame);
         ref ulong x = ref MemoryMarshal.GetArrayDataReference(_x);
@@ -331,8 +332,8 @@ public sealed partial class PmpCompiler
 
         // The free chain (variant 2) starts at the free bound's position: rows starting above it never leave Infinity.
         bool hasFree = p <= _freePosition;
-        infinity.Store(ref Unsafe.Add(ref dRow, ((p * Variants) + 1) * Lanes));
-        infinity.Store(ref Unsafe.Add(ref dRow, ((p * Variants) + 2) * Lanes));
+        infinity.Store(ref Unsafe.Add(ref dRow, p * StoredVariants * Lanes));
+        infinity.Store(ref Unsafe.Add(ref dRow, ((p * StoredVariants) + 1) * Lanes));
         ColorLanes.Broadcast(0).Store(ref Unsafe.Add(ref sRow, p * Lanes));
         ColorLanes.Broadcast(2).Store(ref Unsafe.Add(ref chainBefore, p * Lanes));
         ColorLanes.Broadcast(xp == freeBound ? 1 : CellInfinity).Store(ref Unsafe.Add(ref freeBefore, p * Lanes));
@@ -472,8 +473,8 @@ public sealed partial class PmpCompiler
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store(ref ushort dRow, ref ushort sRow, ref ushort chainBefore, ref ushort freeBefore, int t, ColorLanes d1, ColorLanes d2, ColorLanes best, bool hasFree, bool atFreeBound)
     {
-        d1.Store(ref Unsafe.Add(ref dRow, ((t * Variants) + 1) * Lanes));
-        d2.Store(ref Unsafe.Add(ref dRow, ((t * Variants) + 2) * Lanes));
+        d1.Store(ref Unsafe.Add(ref dRow, t * StoredVariants * Lanes));
+        d2.Store(ref Unsafe.Add(ref dRow, ((t * StoredVariants) + 1) * Lanes));
         best.Store(ref Unsafe.Add(ref sRow, t * Lanes));
         ColorLanes.Min(d1 + ColorLanes.Broadcast(1), best + ColorLanes.Broadcast(2)).Store(ref Unsafe.Add(ref chainBefore, t * Lanes));
         if (hasFree)
