@@ -241,10 +241,15 @@ public sealed partial class PmpCompiler
         }
 
         // Row p is needed (for its own colour: TOR pieces from p; at p = 0 for none: the whole space; and for the
-        // colours inside any block starting at p) up to its last same-coloured segment or its last block end.
+        // colours inside any block starting at p) up to its last same-coloured segment or its last block end. No TOR
+        // piece ends at x_n, the top of the address space (its pmpaddr would need one more bit), so the rows of the last
+        // segment's colour below it are needed for their TOR pieces only up to that colour's last segment before it.
+        int topColor = Unsafe.Add(ref color, n - 1);
+        int lastBelowTop = _prevSame[n - 1];
         for (int p = 0; p < n; p++)
         {
-            _rowEnd[p] = lastOf[Unsafe.Add(ref color, p)] + 1;
+            int c = Unsafe.Add(ref color, p);
+            _rowEnd[p] = (c == topColor && p < n - 1 ? lastBelowTop : lastOf[c]) + 1;
         }
 
         _rowEnd[0] = n;
