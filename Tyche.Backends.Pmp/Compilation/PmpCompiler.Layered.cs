@@ -48,6 +48,7 @@ public sealed partial class PmpCompiler
     // Infinity; every sum FillRow forms stays below 2·CellInfinity + 2, so the 16-bit lanes never wrap.
     private const ushort CellInfinity = 0x3FFF;
     private const int Variants = 3;
+    private const int StoredVariants = 2; // _d holds variants 1 and 2 (DCell derives variant 0 from S)
     private const int VariantNone = 0;
     private const int VariantBound = 1;
     private const int VariantFree = 2;
@@ -87,15 +88,21 @@ public sealed partial class PmpCompiler
     private readonly int[] _startBlocks = new int[MaxSegments * MaxBlockStarts]; // per start s: its blocks' indices in the per-end lists
     private readonly byte[] _startBlockCount = new byte[MaxSegments];
 
-    // Per listed block [x_s, x_t), set once row s is complete: the least S[s, c, t] over its colours, that colour, and
-    // the least over its other colours (Infinity when none), so that min over c ≠ a of S[s, c, t] is one read.
-    private readonly ushort[] _blockMin = new ushort[MaxPositions * MaxBlockStarts];
-    private readonly ushort[] _blockMinOther = new ushort[MaxPositions * MaxBlockStarts];
-    private readonly byte[] _blockMinColor = new byte[MaxPositions * MaxBlockStarts];
+    // Per listed block [x_s, x_t), set once row s is complete: per ambient colour a (one cell of Lanes), one more than
+    // the least S[s, c, t] over its colours c ≠ a (at least CellInfinity when there is none), so that the block's
+    // candidate in FillRow is one vector read.
+    private readonly ushort[] _blockInner = new ushort[MaxPositions * MaxBlockStarts * Lanes];
     private readonly int[] _lastOf = new int[Colors];
     private readonly int[] _rowEnd = new int[MaxSegments]; // the last t row p is needed for
-    private readonly ushort[] _d = new ushort[MaxSegments * Lanes * MaxPositions * Variants];
+    private readonly ushort[] _d = new ushort[MaxSegments * Lanes * MaxPositions * StoredVariants];
     private readonly ushort[] _s = new ushort[MaxSegments * Lanes * MaxPositions];
+
+    // Per span cell (p, ·, t), one with an item spanning all of [x_p, x_t): per colour, the cell's cost without such items
+    // (clamped to CellInfinity) shifted left by ProperVariantBits, ored with the first variant reaching it, so that
+    // reconstruction reads a spanning item's price instead of recomputing it. Laid out like _s; other cells are not written.
+    private readonly ushort[] _proper = new ushort[MaxSegments * Lanes * MaxPositions];
+    private const int ProperVariantBits = 2;
+    private const int ProperVariantMask = (1 << ProperVariantBits) - 1;
 
     // Per-row scratch of FillRow, indexed [a, s] for the row p being filled: the cost before a TOR piece starting at x_s
     // that is bounded by an OFF entry or chained (min(D[p, a, s, bound] + 1, S[p, a, s] + 2)), and before one in the free
@@ -132,7 +139,7 @@ public sealed partial class PmpCompiler
 
     // Tables are laid out with the current problem's stride, so a small problem touches a small, cache-resident block.
     // A cell's ambient colours sit side by side (Lanes apart), so FillRow computes them as one vector.
-    private int DIndex(int p, int a, int t, int v) => (((((p * _positions) + t) * Variants) + v) * Lanes) + a;
+    private int DIndex(int p, int a, int t, int v) => (((((p * _positions) + t) * StoredVariants) + v - 1) * Lanes) + a;
 
     private int SIndex(int p, int a, int t) => (((p * _positions) + t) * Lanes) + a;
 
@@ -234,10 +241,15 @@ public sealed partial class PmpCompiler
         }
 
         // Row p is needed (for its own colour: TOR pieces from p; at p = 0 for none: the whole space; and for the
-        // colours inside any block starting at p) up to its last same-coloured segment or its last block end.
+        // colours inside any block starting at p) up to its last same-coloured segment or its last block end. No TOR
+        // piece ends at x_n, the top of the address space (its pmpaddr would need one more bit), so the rows of the last
+        // segment's colour below it are needed for their TOR pieces only up to that colour's last segment before it.
+        int topColor = Unsafe.Add(ref color, n - 1);
+        int lastBelowTop = _prevSame[n - 1];
         for (int p = 0; p < n; p++)
         {
-            _rowEnd[p] = lastOf[Unsafe.Add(ref color, p)] + 1;
+            int c = Unsafe.Add(ref color, p);
+            _rowEnd[p] = (c == topColor && p < n - 1 ? lastBelowTop : lastOf[c]) + 1;
         }
 
         _rowEnd[0] = n;
@@ -308,7 +320,7 @@ public sealed partial class PmpCompiler
         int pStride = positions * Lanes; // S[s, c, t] = sTable[s·pStride + t·Lanes + c]
         ref ushort sTable = ref MemoryMarshal.GetArrayDataReference(_s);
         ref ushort sRow = ref Unsafe.Add(ref sTable, p * pStride); // S[p, ·, t] at sRow[t·Lanes]
-        ref ushort dRow = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_d), p * pStride * Variants); // D[p, ·, t, v] at dRow[(t·Variants + v)·Lanes]
+        ref ushort dRow = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_d), p * pStride * StoredVariants); // D[p, ·, t, v] at dRow[(t·StoredVariants + v − 1)·Lanes]
         ref byte colorOf = ref MemoryMarshal.GetArrayDataReference(_color);
         ref int prevSame = ref MemoryMarshal.GetArrayDataReference(_prevSame);
         ref ulong x = ref MemoryMarshal.GetArrayDataReference(_x);
@@ -316,6 +328,7 @@ public sealed partial class PmpCompiler
         ref byte blockCursor = ref MemoryMarshal.GetArrayDataReference(_blockCursor);
         ref ushort chainBefore = ref MemoryMarshal.GetArrayDataReference(_chainBefore);
         ref ushort freeBefore = ref MemoryMarshal.GetArrayDataReference(_freeBefore);
+        ref ushort blockInner = ref MemoryMarshal.GetArrayDataReference(_blockInner);
         ulong freeBound = _freeBound;
         ulong addressMask = _addressMask;
         ulong xp = Unsafe.Add(ref x, p);
@@ -324,9 +337,8 @@ public sealed partial class PmpCompiler
 
         // The free chain (variant 2) starts at the free bound's position: rows starting above it never leave Infinity.
         bool hasFree = p <= _freePosition;
-        ColorLanes.Broadcast(0).Store(ref Unsafe.Add(ref dRow, p * Variants * Lanes));
-        infinity.Store(ref Unsafe.Add(ref dRow, ((p * Variants) + 1) * Lanes));
-        infinity.Store(ref Unsafe.Add(ref dRow, ((p * Variants) + 2) * Lanes));
+        infinity.Store(ref Unsafe.Add(ref dRow, p * StoredVariants * Lanes));
+        infinity.Store(ref Unsafe.Add(ref dRow, ((p * StoredVariants) + 1) * Lanes));
         ColorLanes.Broadcast(0).Store(ref Unsafe.Add(ref sRow, p * Lanes));
         ColorLanes.Broadcast(2).Store(ref Unsafe.Add(ref chainBefore, p * Lanes));
         ColorLanes.Broadcast(xp == freeBound ? 1 : CellInfinity).Store(ref Unsafe.Add(ref freeBefore, p * Lanes));
@@ -366,13 +378,24 @@ public sealed partial class PmpCompiler
             if (torFits)
             {
                 ref ushort inner0 = ref Unsafe.Add(ref sTable, (t * Lanes) + ck); // S[s, ck, t] = inner0[s·pStride]
-                for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
+                if (hasFree)
                 {
-                    int inner = Unsafe.Add(ref inner0, s * pStride);
-                    d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref chainBefore, s * Lanes)) + ColorLanes.Broadcast(inner));
-                    if (hasFree && inner == 0)
+                    for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
                     {
-                        d2 = ColorLanes.Min(d2, ColorLanes.Load(ref Unsafe.Add(ref freeBefore, s * Lanes)));
+                        int inner = Unsafe.Add(ref inner0, s * pStride);
+                        d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref chainBefore, s * Lanes)) + ColorLanes.Broadcast(inner));
+                        if (inner == 0)
+                        {
+                            d2 = ColorLanes.Min(d2, ColorLanes.Load(ref Unsafe.Add(ref freeBefore, s * Lanes)));
+                        }
+                    }
+                }
+                else
+                {
+                    // No free chain in this row (d2 stays Infinity): the same walk without its candidates.
+                    for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
+                    {
+                        d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref chainBefore, s * Lanes)) + ColorLanes.Broadcast(Unsafe.Add(ref inner0, s * pStride)));
                     }
                 }
 
@@ -387,19 +410,19 @@ public sealed partial class PmpCompiler
             for (int b = blockBase; b < blockBase + blocks; b++)
             {
                 ColorLanes any = ColorLanes.Load(ref Unsafe.Add(ref sRow, Unsafe.Add(ref blockStarts, b) * Lanes));
-                ColorLanes inner = ColorLanes.Select(ColorLanes.LaneIs(_blockMinColor[b]), ColorLanes.Broadcast(_blockMinOther[b]), ColorLanes.Broadcast(_blockMin[b]));
-                d1 = ColorLanes.Min(d1, any + one + inner);
+                d1 = ColorLanes.Min(d1, any + ColorLanes.Load(ref Unsafe.Add(ref blockInner, b * Lanes)));
             }
 
             ColorLanes best = ColorLanes.Min(d0, ColorLanes.Min(d1, d2));
             if (!(torFits && cp == ck) && spanColors == 0)
             {
-                Store(ref dRow, ref sRow, ref chainBefore, ref freeBefore, t, d0, d1, d2, best, hasFree, xt == freeBound);
+                Store(ref dRow, ref sRow, ref chainBefore, ref freeBefore, t, d1, d2, best, hasFree, xt == freeBound);
                 continue;
             }
 
             // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block, priced
-            // with the cells of [x_p, x_t) without them (best, per colour).
+            // with the cells of [x_p, x_t) without them (best, per colour), which reconstruction reads back.
+            ColorLanes.PackProper(d0, d1, best).Store(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_proper), (p * pStride) + (t * Lanes)));
             if (torFits && cp == ck)
             {
                 int inner = best.Get(ck);
@@ -417,10 +440,10 @@ public sealed partial class PmpCompiler
                 d1 = ColorLanes.Select(ColorLanes.LaneIs(c), d1, ColorLanes.Min(d1, ColorLanes.Broadcast(1 + best.Get(c))));
             }
 
-            Store(ref dRow, ref sRow, ref chainBefore, ref freeBefore, t, d0, d1, d2, ColorLanes.Min(d0, ColorLanes.Min(d1, d2)), true, xt == freeBound);
+            Store(ref dRow, ref sRow, ref chainBefore, ref freeBefore, t, d1, d2, ColorLanes.Min(d0, ColorLanes.Min(d1, d2)), true, xt == freeBound);
         }
 
-        // Row p is complete: keep, per block starting at p, its least cell over its colours and the least over the others.
+        // Row p is complete: keep, per block starting at p and per ambient colour, one more than its least cell over its other colours.
         ref int startBlocks = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_startBlocks), p * MaxBlockStarts);
         for (int j = 0; j < _startBlockCount[p]; j++)
         {
@@ -443,19 +466,20 @@ public sealed partial class PmpCompiler
                 }
             }
 
-            _blockMin[b] = (ushort)least;
-            _blockMinOther[b] = (ushort)other;
-            _blockMinColor[b] = (byte)leastColor;
+            ColorLanes.Select(ColorLanes.LaneIs(leastColor), ColorLanes.Broadcast(other + 1), ColorLanes.Broadcast(least + 1))
+                .Store(ref Unsafe.Add(ref blockInner, b * Lanes));
         }
     }
 
-    /// <summary>Writes the cell <c>(p, ·, t)</c> and the costs before a TOR piece starting at <c>x_t</c>.</summary>
+    /// <summary>
+    /// Writes the cell <c>(p, ·, t)</c> and the costs before a TOR piece starting at <c>x_t</c>. Variant 0 (the skip)
+    /// is not stored: <see cref="DCell"/> derives it from <c>S</c>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(ref ushort dRow, ref ushort sRow, ref ushort chainBefore, ref ushort freeBefore, int t, ColorLanes d0, ColorLanes d1, ColorLanes d2, ColorLanes best, bool hasFree, bool atFreeBound)
+    private static void Store(ref ushort dRow, ref ushort sRow, ref ushort chainBefore, ref ushort freeBefore, int t, ColorLanes d1, ColorLanes d2, ColorLanes best, bool hasFree, bool atFreeBound)
     {
-        d0.Store(ref Unsafe.Add(ref dRow, t * Variants * Lanes));
-        d1.Store(ref Unsafe.Add(ref dRow, ((t * Variants) + 1) * Lanes));
-        d2.Store(ref Unsafe.Add(ref dRow, ((t * Variants) + 2) * Lanes));
+        d1.Store(ref Unsafe.Add(ref dRow, t * StoredVariants * Lanes));
+        d2.Store(ref Unsafe.Add(ref dRow, ((t * StoredVariants) + 1) * Lanes));
         best.Store(ref Unsafe.Add(ref sRow, t * Lanes));
         ColorLanes.Min(d1 + ColorLanes.Broadcast(1), best + ColorLanes.Broadcast(2)).Store(ref Unsafe.Add(ref chainBefore, t * Lanes));
         if (hasFree)
@@ -492,6 +516,22 @@ public sealed partial class PmpCompiler
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static ColorLanes operator +(ColorLanes a, ColorLanes b) => new(a._lanes + b._lanes);
 
+        /// <summary>
+        /// Per lane, <paramref name="best"/> (the least of <paramref name="d0"/>, <paramref name="d1"/> and a third
+        /// variant) clamped to <see cref="CellInfinity"/>, shifted left by <see cref="ProperVariantBits"/> and ored with
+        /// the first variant equal to it (0 when it is Infinity).
+        /// </summary>
+        public static ColorLanes PackProper(ColorLanes d0, ColorLanes d1, ColorLanes best)
+        {
+            Vector128<ushort> infinity = Vector128.Create(CellInfinity);
+            Vector128<ushort> variant = Vector128.ConditionalSelect(
+                Vector128.Equals(d0._lanes, best._lanes),
+                Vector128.Create((ushort)VariantNone),
+                Vector128.ConditionalSelect(Vector128.Equals(d1._lanes, best._lanes), Vector128.Create((ushort)VariantBound), Vector128.Create((ushort)VariantFree)));
+            Vector128<ushort> finite = Vector128.LessThan(best._lanes, infinity);
+            return new(Vector128.ConditionalSelect(finite, (best._lanes << ProperVariantBits) | variant, infinity << ProperVariantBits));
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public int Get(int lane) => _lanes.GetElement(lane);
 
@@ -502,8 +542,19 @@ public sealed partial class PmpCompiler
     /// <summary>A table cost widened back to the planner's scale (CellInfinity is Infinity).</summary>
     private static int Widen(ushort cell) => cell >= CellInfinity ? Infinity : cell;
 
-    /// <summary><c>D[p, a, t, v]</c>.</summary>
-    private int DCell(int p, int a, int t, int v) => Widen(_d[DIndex(p, a, t, v)]);
+    /// <summary>
+    /// <c>D[p, a, t, v]</c>. Variant 0 ends in ambient: the skip of segment <c>t − 1</c> in its own colour (0 for the
+    /// empty region), which <see cref="FillRow"/> does not store.
+    /// </summary>
+    private int DCell(int p, int a, int t, int v)
+    {
+        if (v == VariantNone)
+        {
+            return t == p ? 0 : a == _color[t - 1] ? SCell(p, a, t - 1) : Infinity;
+        }
+
+        return Widen(_d[DIndex(p, a, t, v)]);
+    }
 
     /// <summary><c>S[p, a, t]</c>.</summary>
     private int SCell(int p, int a, int t) => Widen(_s[SIndex(p, a, t)]);
@@ -577,50 +628,52 @@ public sealed partial class PmpCompiler
     {
         if (!proper)
         {
-            int best = 0;
-            for (int v = 1; v < Variants; v++)
+            // The first variant with the least cost (each cell read once).
+            int best = VariantNone;
+            cost = DCell(p, a, t, VariantNone);
+            int bound = DCell(p, a, t, VariantBound);
+            if (bound < cost)
             {
-                if (DCell(p, a, t, v) < DCell(p, a, t, best))
-                {
-                    best = v;
-                }
+                best = VariantBound;
+                cost = bound;
             }
 
-            cost = DCell(p, a, t, best);
+            int free = DCell(p, a, t, VariantFree);
+            if (free < cost)
+            {
+                best = VariantFree;
+                cost = free;
+            }
+
             return best;
         }
 
-        cost = Infinity;
-        int bestProper = 0;
-        for (int v = 0; v < Variants; v++)
+        if (!IsSpanCell(p, t))
         {
-            int c = ProperCost(p, a, t, v);
-            if (c < cost)
-            {
-                cost = c;
-                bestProper = v;
-            }
+            return BestVariant(p, a, t, proper: false, out cost); // no spanning item: the cell is its own proper cost
         }
 
-        return bestProper;
+        int packed = _proper[SIndex(p, a, t)];
+        cost = Widen((ushort)(packed >> ProperVariantBits));
+        return packed & ProperVariantMask;
     }
 
-    /// <summary>The cost of <c>D[p, a, t, v]</c> without items spanning the whole region (recomputed).</summary>
-    private int ProperCost(int p, int a, int t, int v)
-    {
-        FindTransition(p, a, t, v, wholeSpan: false, target: -1, out _, out int best);
-        return best;
-    }
+    /// <summary>
+    /// Whether an item can span all of <c>[x_p, x_t)</c> (a TOR piece whose first and last segment have one colour, or
+    /// a listed block), the cells <see cref="FillRow"/> keeps a proper cost for.
+    /// </summary>
+    private bool IsSpanCell(int p, int t) =>
+        ((_x[t] >> PmpEncoding.AddressShift) <= _addressMask && _color[p] == _color[t - 1]) || ListedSpanColors(p, t) != 0;
 
     /// <summary>
     /// Enumerates the transitions into <c>(p, a, t, v)</c>: the ambient skip, then by start from the nearest
     /// (a block before a TOR piece from the same start, as the non-overlapping planner prefers NAPOT on ties), then,
     /// with <paramref name="wholeSpan"/>, the items spanning the region. Returns the first whose cost is
-    /// <paramref name="target"/> (with <paramref name="target"/> −1: none; <paramref name="best"/> is the minimum).
+    /// <paramref name="target"/> (false when none is). Only the starts that have a candidate are visited: the blocks
+    /// listed for <c>t</c> and the chain of segments of <c>t − 1</c>'s colour, merged by decreasing start.
     /// </summary>
-    private bool FindTransition(int p, int a, int t, int v, bool wholeSpan, int target, out Transition found, out int best)
+    private bool FindTransition(int p, int a, int t, int v, bool wholeSpan, int target, out Transition found)
     {
-        best = Infinity;
         found = default;
         int k = t - 1;
         int ck = _color[k];
@@ -628,43 +681,60 @@ public sealed partial class PmpCompiler
         if (v == VariantNone && ck == a)
         {
             int cost = SCell(p, a, k);
-            if (Consider(new Transition(ItemSkip, k, BestFrom, a), cost, target, ref best, ref found, p, a))
+            if (Consider(new Transition(ItemSkip, k, BestFrom, a), cost, target, ref found))
             {
                 return true;
             }
         }
 
-        int blocks = _blockStartCount[t];
+        // The next start with a TOR candidate (the segments of colour ck from t − 1 down) and with a block candidate
+        // (the blocks listed for t, nearest first); a start at or below p has none.
+        int torStart = v != VariantNone && ck != a && torFits ? k : p;
+        int blocks = v == VariantBound ? _blockStartCount[t] : 0;
         int blockBase = t * MaxBlockStarts;
         int b = 0;
-        for (int s = k; s > p; s--)
+        while (true)
         {
+            int blockStart = b < blocks ? _blockStarts[blockBase + b] : p;
+            int s = Math.Max(torStart, blockStart);
+            if (s <= p)
+            {
+                break;
+            }
+
+            bool isBlock = blockStart == s;
+            bool isTor = torStart == s;
+            if (isBlock)
+            {
+                b++;
+            }
+
+            if (isTor)
+            {
+                torStart = _prevSame[s];
+            }
+
             int any = SCell(p, a, s);
             if (any >= Infinity)
             {
                 continue;
             }
 
-            while (b < blocks && _blockStarts[blockBase + b] > s)
+            if (isBlock)
             {
-                b++;
-            }
-
-            if (v == VariantBound && b < blocks && _blockStarts[blockBase + b] == s)
-            {
-                int colors = _blockColors[blockBase + b] & ~(1 << a);
+                int colors = _blockColors[blockBase + b - 1] & ~(1 << a);
                 while (colors != 0)
                 {
                     int c = BitOperations.TrailingZeroCount(colors);
                     colors &= colors - 1;
-                    if (Consider(new Transition(ItemBlock, s, BestFrom, c), any + 1 + SCell(s, c, t), target, ref best, ref found, p, a))
+                    if (Consider(new Transition(ItemBlock, s, BestFrom, c), any + 1 + SCell(s, c, t), target, ref found))
                     {
                         return true;
                     }
                 }
             }
 
-            if (_color[s] != ck || ck == a || !torFits)
+            if (!isTor)
             {
                 continue;
             }
@@ -672,16 +742,16 @@ public sealed partial class PmpCompiler
             int inner = SCell(s, ck, t);
             if (v == VariantBound)
             {
-                if (Consider(new Transition(ItemTorChained, s, VariantBound, ck), DCell(p, a, s, VariantBound) + 1 + inner, target, ref best, ref found, p, a)
-                    || Consider(new Transition(ItemTorOff, s, BestFrom, ck), any + 2 + inner, target, ref best, ref found, p, a))
+                if (Consider(new Transition(ItemTorChained, s, VariantBound, ck), DCell(p, a, s, VariantBound) + 1 + inner, target, ref found)
+                    || Consider(new Transition(ItemTorOff, s, BestFrom, ck), any + 2 + inner, target, ref found))
                 {
                     return true;
                 }
             }
             else if (v == VariantFree && inner == 0)
             {
-                if (Consider(new Transition(ItemTorChainedFree, s, VariantFree, ck), DCell(p, a, s, VariantFree) + 1, target, ref best, ref found, p, a)
-                    || (_x[s] == _freeBound && Consider(new Transition(ItemTorFree, s, BestFrom, ck), any + 1, target, ref best, ref found, p, a)))
+                if (Consider(new Transition(ItemTorChainedFree, s, VariantFree, ck), DCell(p, a, s, VariantFree) + 1, target, ref found)
+                    || (_x[s] == _freeBound && Consider(new Transition(ItemTorFree, s, BestFrom, ck), any + 1, target, ref found)))
                 {
                     return true;
                 }
@@ -696,8 +766,8 @@ public sealed partial class PmpCompiler
         if (torFits && _color[p] == ck && ck != a)
         {
             int inner = ProperCostMin(p, ck, t);
-            if ((v == VariantBound && Consider(new Transition(ItemTorOff, p, 0, ck), 2 + inner, target, ref best, ref found, p, a))
-                || (v == VariantFree && inner == 0 && _x[p] == _freeBound && Consider(new Transition(ItemTorFree, p, 0, ck), 1, target, ref best, ref found, p, a)))
+            if ((v == VariantBound && Consider(new Transition(ItemTorOff, p, 0, ck), 2 + inner, target, ref found))
+                || (v == VariantFree && inner == 0 && _x[p] == _freeBound && Consider(new Transition(ItemTorFree, p, 0, ck), 1, target, ref found)))
             {
                 return true;
             }
@@ -710,7 +780,7 @@ public sealed partial class PmpCompiler
             {
                 int c = BitOperations.TrailingZeroCount(colors);
                 colors &= colors - 1;
-                if (Consider(new Transition(ItemBlock, p, 0, c), 1 + ProperCostMin(p, c, t), target, ref best, ref found, p, a))
+                if (Consider(new Transition(ItemBlock, p, 0, c), 1 + ProperCostMin(p, c, t), target, ref found))
                 {
                     return true;
                 }
@@ -720,24 +790,17 @@ public sealed partial class PmpCompiler
         return false;
     }
 
-    /// <summary>
-    /// Takes <paramref name="candidate"/> as <paramref name="found"/> when it is the cheapest so far (resolving
-    /// <see cref="BestFrom"/> to the best variant of <c>(p, a, From)</c> only then); true when its cost is the target.
-    /// </summary>
-    private bool Consider(Transition candidate, int cost, int target, ref int best, ref Transition found, int p, int a)
+    /// <summary>Takes <paramref name="candidate"/> as <paramref name="found"/> when its cost is the target (and says so).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Consider(Transition candidate, int cost, int target, ref Transition found)
     {
-        if (cost >= Infinity)
+        if (cost != target)
         {
             return false;
         }
 
-        if (cost < best)
-        {
-            best = cost;
-            found = candidate.FromVariant == BestFrom ? candidate with { FromVariant = BestVariant(p, a, candidate.From, false, out _) } : candidate;
-        }
-
-        return cost == target;
+        found = candidate;
+        return true;
     }
 
     /// <summary>The colours the program priced the block <c>[x_p, x_t)</c> in (0 when it is not listed).</summary>
@@ -765,18 +828,24 @@ public sealed partial class PmpCompiler
     /// Pushes the items of the region <c>[x_p, x_t)</c> with ambient <paramref name="a"/> ending in variant
     /// <paramref name="v"/> onto the item stack, in address order; returns how many. With <paramref name="proper"/>
     /// the region's own cell is read without items spanning all of it (as the program priced it for its parent);
-    /// <paramref name="cost"/> is that cell's cost as <see cref="BestVariant"/> returned it (not recomputed).
+    /// <paramref name="cost"/> is that cell's cost as <see cref="BestVariant"/> returned it (not recomputed). The walk
+    /// stops where the rest of the region costs nothing (every item costs at least one entry).
     /// </summary>
     private int Reconstruct(int p, int a, int t, int v, bool proper, int cost)
     {
         int count = 0;
         int first = _itemTop;
         bool firstStep = true;
+        int target = cost; // the cost of the cell (p, a, t, v) still to walk
         while (t > p)
         {
             bool wholeSpan = !(proper && firstStep);
-            int target = firstStep ? cost : DCell(p, a, t, v);
-            if (!FindTransition(p, a, t, v, wholeSpan, target, out Transition step, out _))
+            if (target == 0)
+            {
+                break; // every item costs at least one entry: the rest of the region is ambient
+            }
+
+            if (target >= Infinity || !FindTransition(p, a, t, v, wholeSpan, target, out Transition step))
             {
                 throw new InvalidOperationException("Layered plan reconstruction failed.");
             }
@@ -793,11 +862,27 @@ public sealed partial class PmpCompiler
             }
 
             t = step.From;
-            v = step.FromVariant;
             firstStep = false;
+            if (t > p)
+            {
+                if (step.FromVariant == BestFrom)
+                {
+                    v = BestVariant(p, a, t, proper: false, out target);
+                }
+                else
+                {
+                    v = step.FromVariant;
+                    target = DCell(p, a, t, v);
+                }
+            }
         }
 
         // The items were found from right to left: reverse them into address order.
+        if (count < 2)
+        {
+            return count;
+        }
+
         Array.Reverse(_itemKind, first, count);
         Array.Reverse(_itemFrom, first, count);
         Array.Reverse(_itemTo, first, count);
@@ -828,6 +913,11 @@ public sealed partial class PmpCompiler
             int to = _itemTo[slot];
             int color = _itemColor[slot];
             bool proper = _itemProper[slot];
+            if (SCell(from, color, to) == 0)
+            {
+                continue; // nothing painted inside (a spanning item costs an entry, so the proper cost is 0 as well)
+            }
+
             int v = BestVariant(from, color, to, proper, out int cost);
             int saved = _itemTop;
             int items = Reconstruct(from, color, to, v, proper, cost);

@@ -703,26 +703,13 @@ public sealed partial class PmpCompiler
         // Unused slots keep the previous address (don't-care once OFF), so they never cost a CSR write.
         Span<ulong> addresses = destination.Addresses;
         Span<PmpConfigBits> configs = destination.Configs;
-        for (int i = 0; i < n; i++)
-        {
-            _keep[i] = previous.GetAddress(i);
-            _keepConfig[i] = previous.GetConfig(i);
-        }
-
-        for (int i = 0; i < n; i++)
-        {
-            addresses[i] = i < m ? _monitorImage.GetAddress(i) : _keep[i];
-            configs[i] = i < m ? _monitorImage.GetConfig(i) : PmpConfigBits.None;
-        }
-
+        previous.Addresses.CopyTo(_keep); // before destination is written: they may be the same image
+        previous.Configs.CopyTo(_keepConfig);
+        KeepLayout(addresses, configs);
         for (int g = 0; g < groupCount; g++)
         {
             Group group = _groups[g];
-            for (int k = 0; k < group.Length; k++)
-            {
-                addresses[_placement[g] + k] = _entryAddress[group.First + k];
-                configs[_placement[g] + k] = _entryConfig[group.First + k];
-            }
+            CopyGroup(group, addresses, configs, _placement[g]);
         }
 
         // Keeping groups in place is greedy; when the groups simply laid out in order (unused slots again keeping the
@@ -730,22 +717,13 @@ public sealed partial class PmpCompiler
         int stable = CountWrites(addresses, configs);
         Span<ulong> altAddresses = _altAddress.AsSpan(0, n);
         Span<PmpConfigBits> altConfigs = _altConfig.AsSpan(0, n);
-        for (int i = 0; i < n; i++)
-        {
-            altAddresses[i] = i < m ? _monitorImage.GetAddress(i) : _keep[i];
-            altConfigs[i] = i < m ? _monitorImage.GetConfig(i) : PmpConfigBits.None;
-        }
-
+        KeepLayout(altAddresses, altConfigs);
         int position = m;
         for (int g = 0; g < groupCount; g++)
         {
             Group group = _groups[g];
-            for (int k = 0; k < group.Length; k++)
-            {
-                altAddresses[position] = _entryAddress[group.First + k];
-                altConfigs[position] = _entryConfig[group.First + k];
-                position++;
-            }
+            CopyGroup(group, altAddresses, altConfigs, position);
+            position += group.Length;
         }
 
         if (CountWrites(altAddresses, altConfigs) < stable)
@@ -753,6 +731,26 @@ public sealed partial class PmpCompiler
             altAddresses.CopyTo(addresses);
             altConfigs.CopyTo(configs);
         }
+    }
+
+    /// <summary>Copies a group's entries to <paramref name="at"/> (entry by entry: groups are short, a block copy's call costs more).</summary>
+    private void CopyGroup(Group group, Span<ulong> addresses, Span<PmpConfigBits> configs, int at)
+    {
+        for (int k = 0; k < group.Length; k++)
+        {
+            addresses[at + k] = _entryAddress[group.First + k];
+            configs[at + k] = _entryConfig[group.First + k];
+        }
+    }
+
+    /// <summary>The monitor entries, then every domain slot OFF with the previous address from <c>_keep</c> (a don't-care that costs no write).</summary>
+    private void KeepLayout(Span<ulong> addresses, Span<PmpConfigBits> configs)
+    {
+        int m = _monitorEntries;
+        _monitorImage.Addresses[..m].CopyTo(addresses);
+        _keep.AsSpan(m, addresses.Length - m).CopyTo(addresses[m..]);
+        _monitorImage.Configs[..m].CopyTo(configs);
+        configs[m..].Clear(); // PmpConfigBits.None: OFF
     }
 
     /// <summary>The writes <see cref="GetSwitchWrites"/> would emit from the snapshot in <c>_keep</c>/<c>_keepConfig</c> to the given layout.</summary>
@@ -789,22 +787,16 @@ public sealed partial class PmpCompiler
     {
         Span<ulong> addresses = destination.Addresses;
         Span<PmpConfigBits> configs = destination.Configs;
-        for (int i = 0; i < addresses.Length; i++)
-        {
-            addresses[i] = i < first ? _monitorImage.GetAddress(i) : 0;
-            configs[i] = i < first ? _monitorImage.GetConfig(i) : PmpConfigBits.None;
-        }
-
+        _monitorImage.Addresses[..first].CopyTo(addresses);
+        _monitorImage.Configs[..first].CopyTo(configs);
+        addresses[first..].Clear();
+        configs[first..].Clear(); // PmpConfigBits.None: OFF
         int position = first;
         for (int g = 0; g < groupCount; g++)
         {
             Group group = _groups[g];
-            for (int k = 0; k < group.Length; k++)
-            {
-                addresses[position] = _entryAddress[group.First + k];
-                configs[position] = _entryConfig[group.First + k];
-                position++;
-            }
+            CopyGroup(group, addresses, configs, position);
+            position += group.Length;
         }
     }
 
