@@ -57,9 +57,7 @@ public sealed class PmpIncrementalPropertyTests(ITestOutputHelper output)
     [Fact]
     public void Changing_one_regions_rights_costs_one_cfg_write_and_any_change_leaves_the_hart_equal_to_the_target()
     {
-        string? env = Environment.GetEnvironmentVariable("TYCHE_PMP_SEED");
-        int seed = env is not null ? int.Parse(env, CultureInfo.InvariantCulture) : Environment.TickCount & 0x7fffffff;
-        output.WriteLine($"seed {seed} (replay with TYCHE_PMP_SEED={seed})");
+        int seed = PmpSeed.Next(output);
         var rng = new Random(seed);
         var compiler = new PmpCompiler(new PmpHartOptions { EntryCount = 64 }, [new PmpMonitorRegion(0x9000_0000, 0x9000_1000, PmpConfigBits.None)]);
         var writes = new PmpCsrWrite[compiler.MaxSwitchWrites];

@@ -103,9 +103,7 @@ public sealed class PmpLayeredPropertyTests(ITestOutputHelper output)
     [InlineData(2, false)]
     public void Random_layouts_compile_to_exactly_their_rights_with_the_counted_entries(int granularity, bool withMonitor)
     {
-        string? env = Environment.GetEnvironmentVariable("TYCHE_PMP_SEED");
-        int seed = env is not null ? int.Parse(env, CultureInfo.InvariantCulture) : Environment.TickCount & 0x7fffffff;
-        output.WriteLine($"seed {seed} (replay with TYCHE_PMP_SEED={seed})");
+        int seed = PmpSeed.Next(output);
         var rng = new Random(seed + granularity + (withMonitor ? 100 : 0));
         PmpMonitorRegion[] monitor = withMonitor
             ? [new PmpMonitorRegion(0x7000_0000, 0x7000_4000, PmpConfigBits.None), new PmpMonitorRegion(0x7000_4000, 0x8000_0000, PmpConfigBits.Read, Locked: false)]

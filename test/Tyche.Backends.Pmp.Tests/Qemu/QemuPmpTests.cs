@@ -27,13 +27,7 @@ public sealed class QemuPmpTests(ITestOutputHelper output)
         new(0x8070_0000, 0x8070_0100, PmpConfigBits.Read | PmpConfigBits.Write),   // locked RW window
     ];
 
-    private int Seed()
-    {
-        string? env = Environment.GetEnvironmentVariable("TYCHE_PMP_SEED");
-        int seed = env is not null ? int.Parse(env, CultureInfo.InvariantCulture) : Environment.TickCount & 0x7fffffff;
-        output.WriteLine($"seed {seed} (replay with TYCHE_PMP_SEED={seed})");
-        return seed;
-    }
+    private int Seed() => PmpSeed.Next(output);
 
     private void RunRandom(PmpXlen xlen, PmpMonitorRegion[] monitor, int layouts, int seedOffset)
     {
