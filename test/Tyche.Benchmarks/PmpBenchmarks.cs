@@ -2,6 +2,7 @@
 using System;
 using BenchmarkDotNet.Attributes;
 using Tyche.Backends.Pmp;
+using Tyche.Backends.Pmp.Tests.Support;
 using Tyche.Capabilities;
 
 namespace Tyche.Benchmarks;
@@ -41,32 +42,10 @@ public class PmpBenchmarks
             _napotRanges[i] = new MemoryPermission(start, start + (0x1000UL << (i % 8)), i % 2 == 0 ? MemoryOperations.Read | MemoryOperations.Write : MemoryOperations.Read | MemoryOperations.Execute);
         }
 
-        // 16 mixed ranges (TOR chains, NAPOT, NA4, isolated TOR) under two locked monitor regions on a 64-entry hart.
-        _mixed64 = new PmpCompiler(new PmpHartOptions { EntryCount = 64 },
-            [new PmpMonitorRegion(0x8000_0000, 0x8002_0000, PmpConfigBits.None), new PmpMonitorRegion(0x8002_0000, 0x8002_3000, PmpConfigBits.Read)]);
-        _mixedRanges = new MemoryPermission[16];
-        ulong cursor = 0x8010_0000;
-        MemoryOperations[] rights = [MemoryOperations.Read, MemoryOperations.Read | MemoryOperations.Write, MemoryOperations.Read | MemoryOperations.Execute, MemoryOperations.Rights];
-        for (int i = 0; i < 16; i++)
-        {
-            ulong size = (i % 4) switch { 0 => 0x3000, 1 => 0x1000, 2 => 4, _ => 0x5000 };
-            if (i % 5 == 4)
-            {
-                cursor += 0x10_0000; // break the chain now and then
-            }
-
-            cursor = size == 0x1000 ? (cursor + 0xfff) & ~0xfffUL : cursor;
-            _mixedRanges[i] = new MemoryPermission(cursor, cursor + size, rights[i % rights.Length]);
-            cursor += size;
-        }
-
-        // 16 pages alternating R / RW inside one aligned 64 KiB block: layering (R block + 8 RW pages) needs 9 entries, not 16.
-        _layeredRanges = new MemoryPermission[16];
-        for (int i = 0; i < 16; i++)
-        {
-            ulong start = 0x8040_0000UL + ((ulong)i * 0x1000);
-            _layeredRanges[i] = new MemoryPermission(start, start + 0x1000, i % 2 == 0 ? MemoryOperations.Read : MemoryOperations.Read | MemoryOperations.Write);
-        }
+        // 16 mixed ranges under two locked monitor regions on a 64-entry hart; 16 alternating R / RW pages in one block.
+        _mixed64 = new PmpCompiler(new PmpHartOptions { EntryCount = 64 }, PmpBenchmarkLayouts.MixedMonitor());
+        _mixedRanges = PmpBenchmarkLayouts.Mixed();
+        _layeredRanges = PmpBenchmarkLayouts.Layered();
 
         // Worst shape for the layered planner on a 64-entry hart: 64 pages cycling through the rights, every other one
         // after a gap (97 elementary segments); the lower bound does not settle it, the planner runs and finds no

@@ -109,28 +109,17 @@ public sealed class PmpLowerBoundTests(ITestOutputHelper output)
     [Fact]
     public void The_benchmark_layouts_have_the_bounds_the_benchmarks_rely_on()
     {
-        // The mixed layout of PmpBenchmarks: 22 change points, 5 matched pairs, so no encoding has fewer than 17 entries,
-        // which is what the non-overlapping plan uses: the layered planner is skipped.
-        var monitor = new[] { new PmpMonitorRegion(0x8000_0000, 0x8002_0000, PmpConfigBits.None), new PmpMonitorRegion(0x8002_0000, 0x8002_3000, PmpConfigBits.Read) };
-        var compiler = new PmpCompiler(new PmpHartOptions { EntryCount = 64 }, monitor);
-        var mixed = new List<MemoryPermission>();
-        ulong cursor = 0x8010_0000;
-        MemoryOperations[] rights = [MemoryOperations.Read, MemoryOperations.Read | MemoryOperations.Write, MemoryOperations.Read | MemoryOperations.Execute, MemoryOperations.Rights];
-        for (int i = 0; i < 16; i++)
-        {
-            ulong size = (i % 4) switch { 0 => 0x3000, 1 => 0x1000, 2 => 4, _ => 0x5000 };
-            cursor += i % 5 == 4 ? 0x10_0000UL : 0;
-            cursor = size == 0x1000 ? (cursor + 0xfff) & ~0xfffUL : cursor;
-            mixed.Add(new MemoryPermission(cursor, cursor + size, rights[i % rights.Length]));
-            cursor += size;
-        }
-
-        Assert.Equal(17, compiler.LowerBoundOf(mixed.ToArray()));
-        Assert.Equal(17, compiler.Measure(mixed.ToArray()).EntriesNeeded);
+        // The mixed layout of PmpBenchmarks: 22 change points, 5 matched pairs, so no encoding has fewer than 17 entries;
+        // the non-overlapping plan needs 21, so the layered planner runs and its plan reaches the bound.
+        var compiler = new PmpCompiler(new PmpHartOptions { EntryCount = 64 }, PmpBenchmarkLayouts.MixedMonitor());
+        MemoryPermission[] mixed = PmpBenchmarkLayouts.Mixed();
+        Assert.Equal(17, compiler.LowerBoundOf(mixed));
+        Assert.Equal(17, compiler.Measure(mixed).EntriesNeeded);
+        Assert.False(compiler.LowerBoundReachesOf(mixed, 21));
 
         // Alternating R / RW pages in one aligned 64 KiB block: the bound is 9 and the layered plan reaches it.
         var pages = new PmpCompiler(new PmpHartOptions());
-        MemoryPermission[] layered = [.. Enumerable.Range(0, 16).Select(i => Ranges.P(0x8040_0000UL + ((ulong)i * 0x1000), 0x8040_1000UL + ((ulong)i * 0x1000), i % 2 == 0 ? "R" : "RW"))];
+        MemoryPermission[] layered = PmpBenchmarkLayouts.Layered();
         Assert.Equal(9, pages.LowerBoundOf(layered));
         Assert.Equal(9, pages.Measure(layered).EntriesNeeded);
     }
