@@ -84,7 +84,7 @@ public sealed partial class PmpCompiler
     private readonly int[] _blockStarts = new int[MaxPositions * MaxBlockStarts];
     private readonly byte[] _blockColors = new byte[MaxPositions * MaxBlockStarts]; // colours inside each block (the only useful block colours)
     private readonly byte[] _blockStartCount = new byte[MaxPositions];
-    private readonly byte[] _blockCursor = new byte[MaxPositions]; // per end t: the listed blocks starting above the last row that read them
+    private readonly byte[] _blockCursor = new byte[MaxPositions]; // per end t: the listed blocks starting above the row being filled
     private readonly int[] _startBlocks = new int[MaxSegments * MaxBlockStarts]; // per start s: its blocks' indices in the per-end lists
     private readonly byte[] _startBlockCount = new byte[MaxSegments];
 
@@ -296,6 +296,7 @@ public sealed partial class PmpCompiler
             }
 
             _blockStartCount[t] = (byte)count;
+            _blockStarts[blockBase + count] = -1; // ends the list for FillRow (count ≤ 55 < MaxBlockStarts, see below)
         }
     }
 
@@ -308,8 +309,8 @@ public sealed partial class PmpCompiler
     /// no per-colour branching. Colours the row is not needed for compute values nobody reads (each lane depends only
     /// on its own lane and on the cells the scalar recurrence reads). It reads the tables through references from the
     /// row's base (no bounds checks; every index is below the current problem's stride, checked by
-    /// <see cref="BuildSegments"/>), resumes each end's block list where the previous row stopped (rows are filled by
-    /// decreasing <c>p</c>, so the blocks starting above <c>p</c> only grow), and skips the free chain's variant in
+    /// <see cref="BuildSegments"/>), keeps per end the count of listed blocks that start above the row (rows are filled
+    /// by decreasing <c>p</c>: a completed row adds its own blocks, so no cell searches the list), and skips the free chain's variant in
     /// rows that start above the free bound (no TOR piece there can be bounded by entry <c>m</c>, so that variant stays
     /// at Infinity). No scratch is allocated per row.
     /// </remarks>
@@ -326,6 +327,7 @@ public sealed partial class PmpCompiler
         ref ulong x = ref MemoryMarshal.GetArrayDataReference(_x);
         ref int blockStarts = ref MemoryMarshal.GetArrayDataReference(_blockStarts);
         ref byte blockCursor = ref MemoryMarshal.GetArrayDataReference(_blockCursor);
+        ref byte blockColors = ref MemoryMarshal.GetArrayDataReference(_blockColors);
         ref ushort chainBefore = ref MemoryMarshal.GetArrayDataReference(_chainBefore);
         ref ushort freeBefore = ref MemoryMarshal.GetArrayDataReference(_freeBefore);
         ref ushort blockInner = ref MemoryMarshal.GetArrayDataReference(_blockInner);
@@ -350,23 +352,11 @@ public sealed partial class PmpCompiler
             ulong xt = Unsafe.Add(ref x, t);
             bool torFits = (xt >> PmpEncoding.AddressShift) <= addressMask;
             int blockBase = t * MaxBlockStarts;
-            int blocks = 0; // blocks [x_s, x_t) with p < s (listed from t−1 downwards)
-            int spanColors = 0; // the block [x_p, x_t) when there is one, in the colours the program prices it
-            int listed = _blockStartCount[t];
-            if (listed != 0)
-            {
-                blocks = Unsafe.Add(ref blockCursor, t);
-                while (blocks < listed && Unsafe.Add(ref blockStarts, blockBase + blocks) > p)
-                {
-                    blocks++;
-                }
+            int blocks = Unsafe.Add(ref blockCursor, t); // blocks [x_s, x_t) with p < s (listed from t−1 downwards)
 
-                Unsafe.Add(ref blockCursor, t) = (byte)blocks;
-                if (blocks < listed && Unsafe.Add(ref blockStarts, blockBase + blocks) == p)
-                {
-                    spanColors = _blockColors[blockBase + blocks];
-                }
-            }
+            // The block [x_p, x_t) when there is one (the next listed; the list ends in a start of −1), in the colours
+            // the program prices it.
+            int spanColors = Unsafe.Add(ref blockStarts, blockBase + blocks) == p ? Unsafe.Add(ref blockColors, blockBase + blocks) : 0;
 
             // Ambient ck: skip the segment. Other ambients: a TOR piece [x_s, x_t) of colour ck after the cells of this
             // row up to s (an unreachable cell has every variant at Infinity, so its candidates exceed Infinity and
@@ -449,6 +439,7 @@ public sealed partial class PmpCompiler
         {
             int b = Unsafe.Add(ref startBlocks, j);
             int t = b / MaxBlockStarts;
+            _blockCursor[t]++; // the rows below see this block as one starting above them
             int least = CellInfinity, other = CellInfinity, leastColor = Colors;
             for (int colors = _blockColors[b]; colors != 0; colors &= colors - 1)
             {
