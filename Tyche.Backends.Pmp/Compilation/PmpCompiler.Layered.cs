@@ -341,9 +341,14 @@ public sealed partial class PmpCompiler
         bool hasFree = p <= _freePosition;
         infinity.Store(ref Unsafe.Add(ref dRow, p * StoredVariants * Lanes));
         infinity.Store(ref Unsafe.Add(ref dRow, ((p * StoredVariants) + 1) * Lanes));
-        ColorLanes.Broadcast(0).Store(ref Unsafe.Add(ref sRow, p * Lanes));
-        ColorLanes.Broadcast(2).Store(ref Unsafe.Add(ref chainBefore, p * Lanes));
-        ColorLanes.Broadcast(xp == freeBound ? 1 : CellInfinity).Store(ref Unsafe.Add(ref freeBefore, p * Lanes));
+        // The previous cell's S and costs before a TOR piece starting at its end stay in registers as well as in the
+        // tables: the next cell reads them first, and a reload would wait for the store.
+        ColorLanes previousBest = ColorLanes.Broadcast(0);
+        ColorLanes previousChain = ColorLanes.Broadcast(2);
+        ColorLanes previousFree = ColorLanes.Broadcast(xp == freeBound ? 1 : CellInfinity);
+        previousBest.Store(ref Unsafe.Add(ref sRow, p * Lanes));
+        previousChain.Store(ref Unsafe.Add(ref chainBefore, p * Lanes));
+        previousFree.Store(ref Unsafe.Add(ref freeBefore, p * Lanes));
 
         for (int t = p + 1; t <= end; t++)
         {
@@ -362,15 +367,26 @@ public sealed partial class PmpCompiler
             // row up to s (an unreachable cell has every variant at Infinity, so its candidates exceed Infinity and
             // change nothing).
             ColorLanes isCk = ColorLanes.LaneIs(ck);
-            ColorLanes d0 = ColorLanes.Select(isCk, ColorLanes.Load(ref Unsafe.Add(ref sRow, k * Lanes)), infinity);
+            ColorLanes d0 = ColorLanes.Select(isCk, previousBest, infinity);
             ColorLanes d1 = infinity;
             ColorLanes d2 = infinity;
             if (torFits)
             {
+                // The walk starts at s = k (segment k has colour ck), whose costs are the previous cell's.
                 ref ushort inner0 = ref Unsafe.Add(ref sTable, (t * Lanes) + ck); // S[s, ck, t] = inner0[s·pStride]
+                if (k > p)
+                {
+                    int inner = Unsafe.Add(ref inner0, k * pStride);
+                    d1 = ColorLanes.Min(d1, previousChain + ColorLanes.Broadcast(inner));
+                    if (hasFree && inner == 0)
+                    {
+                        d2 = ColorLanes.Min(d2, previousFree);
+                    }
+                }
+
                 if (hasFree)
                 {
-                    for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
+                    for (int s = Unsafe.Add(ref prevSame, k); s > p; s = Unsafe.Add(ref prevSame, s))
                     {
                         int inner = Unsafe.Add(ref inner0, s * pStride);
                         d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref chainBefore, s * Lanes)) + ColorLanes.Broadcast(inner));
@@ -383,7 +399,7 @@ public sealed partial class PmpCompiler
                 else
                 {
                     // No free chain in this row (d2 stays Infinity): the same walk without its candidates.
-                    for (int s = k; s > p; s = Unsafe.Add(ref prevSame, s))
+                    for (int s = Unsafe.Add(ref prevSame, k); s > p; s = Unsafe.Add(ref prevSame, s))
                     {
                         d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref chainBefore, s * Lanes)) + ColorLanes.Broadcast(Unsafe.Add(ref inner0, s * pStride)));
                     }
@@ -406,7 +422,8 @@ public sealed partial class PmpCompiler
             ColorLanes best = ColorLanes.Min(d0, ColorLanes.Min(d1, d2));
             if (!(torFits && cp == ck) && spanColors == 0)
             {
-                Store(ref dRow, ref sRow, ref chainBefore, ref freeBefore, t, d1, d2, best, hasFree, xt == freeBound);
+                Store(ref dRow, ref sRow, ref chainBefore, ref freeBefore, t, d1, d2, best, hasFree, xt == freeBound, out previousChain, out previousFree);
+                previousBest = best;
                 continue;
             }
 
@@ -430,7 +447,8 @@ public sealed partial class PmpCompiler
                 d1 = ColorLanes.Select(ColorLanes.LaneIs(c), d1, ColorLanes.Min(d1, ColorLanes.Broadcast(1 + best.Get(c))));
             }
 
-            Store(ref dRow, ref sRow, ref chainBefore, ref freeBefore, t, d1, d2, ColorLanes.Min(d0, ColorLanes.Min(d1, d2)), true, xt == freeBound);
+            previousBest = ColorLanes.Min(d0, ColorLanes.Min(d1, d2));
+            Store(ref dRow, ref sRow, ref chainBefore, ref freeBefore, t, d1, d2, previousBest, true, xt == freeBound, out previousChain, out previousFree);
         }
 
         // Row p is complete: keep, per block starting at p and per ambient colour, one more than its least cell over its other colours.
@@ -464,18 +482,22 @@ public sealed partial class PmpCompiler
 
     /// <summary>
     /// Writes the cell <c>(p, ·, t)</c> and the costs before a TOR piece starting at <c>x_t</c>. Variant 0 (the skip)
-    /// is not stored: <see cref="DCell"/> derives it from <c>S</c>.
+    /// is not stored: <see cref="DCell"/> derives it from <c>S</c>. The costs before a TOR piece starting at
+    /// <c>x_t</c> are returned as well (<paramref name="free"/> only when <paramref name="hasFree"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(ref ushort dRow, ref ushort sRow, ref ushort chainBefore, ref ushort freeBefore, int t, ColorLanes d1, ColorLanes d2, ColorLanes best, bool hasFree, bool atFreeBound)
+    private static void Store(ref ushort dRow, ref ushort sRow, ref ushort chainBefore, ref ushort freeBefore, int t, ColorLanes d1, ColorLanes d2, ColorLanes best, bool hasFree, bool atFreeBound, out ColorLanes chain, out ColorLanes free)
     {
         d1.Store(ref Unsafe.Add(ref dRow, t * StoredVariants * Lanes));
         d2.Store(ref Unsafe.Add(ref dRow, ((t * StoredVariants) + 1) * Lanes));
         best.Store(ref Unsafe.Add(ref sRow, t * Lanes));
-        ColorLanes.Min(d1 + ColorLanes.Broadcast(1), best + ColorLanes.Broadcast(2)).Store(ref Unsafe.Add(ref chainBefore, t * Lanes));
+        chain = ColorLanes.Min(d1 + ColorLanes.Broadcast(1), best + ColorLanes.Broadcast(2));
+        chain.Store(ref Unsafe.Add(ref chainBefore, t * Lanes));
+        free = ColorLanes.Broadcast(CellInfinity);
         if (hasFree)
         {
-            ColorLanes.Min(d2 + ColorLanes.Broadcast(1), atFreeBound ? best + ColorLanes.Broadcast(1) : ColorLanes.Broadcast(CellInfinity)).Store(ref Unsafe.Add(ref freeBefore, t * Lanes));
+            free = ColorLanes.Min(d2 + ColorLanes.Broadcast(1), atFreeBound ? best + ColorLanes.Broadcast(1) : ColorLanes.Broadcast(CellInfinity));
+            free.Store(ref Unsafe.Add(ref freeBefore, t * Lanes));
         }
     }
 
