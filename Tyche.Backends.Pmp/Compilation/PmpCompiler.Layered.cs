@@ -4,6 +4,8 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
 
 namespace Tyche.Backends.Pmp;
 
@@ -430,21 +432,22 @@ public sealed partial class PmpCompiler
             // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block, priced
             // with the cells of [x_p, x_t) without them (best, per colour), which reconstruction reads back.
             ColorLanes.PackProper(d0, d1, best).Store(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_proper), (p * pStride) + (t * Lanes)));
+            // (Lanes are spread in registers: the next cell waits for these values.)
             if (torFits && cp == ck)
             {
-                int inner = best.Get(ck);
+                ColorLanes inner = best.Spread(ck);
                 ColorLanes notCk = ColorLanes.Not(isCk);
-                d1 = ColorLanes.Select(notCk, ColorLanes.Min(d1, ColorLanes.Broadcast(2 + inner)), d1);
-                if (inner == 0 && xp == freeBound)
+                d1 = ColorLanes.Select(notCk, ColorLanes.Min(d1, inner + ColorLanes.Broadcast(2)), d1);
+                if (xp == freeBound)
                 {
-                    d2 = ColorLanes.Select(notCk, ColorLanes.Min(d2, one), d2);
+                    d2 = ColorLanes.Select(notCk & ColorLanes.IsZero(inner), ColorLanes.Min(d2, one), d2);
                 }
             }
 
             for (int colors = spanColors; colors != 0; colors &= colors - 1)
             {
                 int c = BitOperations.TrailingZeroCount(colors);
-                d1 = ColorLanes.Select(ColorLanes.LaneIs(c), d1, ColorLanes.Min(d1, ColorLanes.Broadcast(1 + best.Get(c))));
+                d1 = ColorLanes.Select(ColorLanes.LaneIs(c), d1, ColorLanes.Min(d1, best.Spread(c) + one));
             }
 
             previousBest = ColorLanes.Min(d0, ColorLanes.Min(d1, d2));
@@ -528,6 +531,34 @@ public sealed partial class PmpCompiler
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static ColorLanes operator +(ColorLanes a, ColorLanes b) => new(a._lanes + b._lanes);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ColorLanes operator &(ColorLanes a, ColorLanes b) => new(a._lanes & b._lanes);
+
+        /// <summary>All ones in the lanes that are zero.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ColorLanes IsZero(ColorLanes a) => new(Vector128.Equals(a._lanes, Vector128<ushort>.Zero));
+
+        /// <summary>
+        /// Lane <paramref name="lane"/> in every lane, without a round trip through memory where the hardware has a
+        /// byte shuffle (SSSE3 PSHUFB, Arm64 TBL).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public ColorLanes Spread(int lane)
+        {
+            Vector128<byte> pick = Vector128.Create((ushort)((lane * 2) | (((lane * 2) + 1) << 8))).AsByte(); // both bytes of the lane
+            if (Ssse3.IsSupported)
+            {
+                return new(Ssse3.Shuffle(_lanes.AsByte(), pick).AsUInt16());
+            }
+
+            if (AdvSimd.Arm64.IsSupported)
+            {
+                return new(AdvSimd.Arm64.VectorTableLookup(_lanes.AsByte(), pick).AsUInt16());
+            }
+
+            return Broadcast(_lanes.GetElement(lane));
+        }
 
         /// <summary>
         /// Per lane, <paramref name="best"/> (the least of <paramref name="d0"/>, <paramref name="d1"/> and a third
