@@ -318,6 +318,20 @@ public sealed partial class PmpCompiler
     /// </remarks>
     private void FillRow(int p)
     {
+        if (p <= _freePosition)
+        {
+            FillRow<WithFreeChain>(p);
+        }
+        else
+        {
+            FillRow<WithoutFreeChain>(p);
+        }
+    }
+
+    /// <summary><see cref="FillRow(int)"/> compiled once per case: rows without the free chain keep fewer values live.</summary>
+    private void FillRow<TFree>(int p)
+        where TFree : struct
+    {
         int positions = _positions;
         int end = _rowEnd[p];
         int pStride = positions * Lanes; // S[s, c, t] = sTable[s·pStride + t·Lanes + c]
@@ -340,7 +354,7 @@ public sealed partial class PmpCompiler
         ColorLanes infinity = ColorLanes.Broadcast(CellInfinity);
 
         // The free chain (variant 2) starts at the free bound's position: rows starting above it never leave Infinity.
-        bool hasFree = p <= _freePosition;
+        bool hasFree = typeof(TFree) == typeof(WithFreeChain);
         infinity.Store(ref Unsafe.Add(ref dRow, p * StoredVariants * Lanes));
         infinity.Store(ref Unsafe.Add(ref dRow, ((p * StoredVariants) + 1) * Lanes));
         // The previous cell's S and costs before a TOR piece starting at its end stay in registers as well as in the
@@ -503,6 +517,12 @@ public sealed partial class PmpCompiler
             free.Store(ref Unsafe.Add(ref freeBefore, t * Lanes));
         }
     }
+
+    /// <summary>Type argument of <see cref="FillRow{TFree}"/>: the row starts at or below the free bound.</summary>
+    private readonly struct WithFreeChain;
+
+    /// <summary>Type argument of <see cref="FillRow{TFree}"/>: the row starts above the free bound.</summary>
+    private readonly struct WithoutFreeChain;
 
     /// <summary>The six ambient colours of one cell (two padding lanes) as one 128-bit vector of 16-bit costs (accelerated on x64 and Arm64).</summary>
     private readonly struct ColorLanes(Vector128<ushort> lanes)
