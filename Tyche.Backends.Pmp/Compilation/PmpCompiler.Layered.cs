@@ -109,8 +109,8 @@ public sealed partial class PmpCompiler
     // Per-row scratch of FillRow, indexed [a, s] for the row p being filled: the cost before a TOR piece starting at x_s
     // that is bounded by an OFF entry or chained (min(D[p, a, s, bound] + 1, S[p, a, s] + 2)), and before one in the free
     // chain (min(D[p, a, s, free] + 1, S[p, a, s] + 1 when x_s is the free bound)).
-    private readonly ushort[] _chainBefore = new ushort[Lanes * MaxPositions];
-    private readonly ushort[] _freeBefore = new ushort[Lanes * MaxPositions];
+    // Both in one table (the chain's at [2·Lanes·s], the free chain's Lanes after it), so FillRow holds one reference.
+    private readonly ushort[] _before = new ushort[2 * Lanes * MaxPositions];
     private int _freePosition; // the position whose boundary is the free bound, −1 when none is
     private int _positions; // n + 1: boundaries x_0 = 0 … x_n = 2^PhysicalAddressBits
     private readonly Run[] _plannedRuns = new Run[PmpEncoding.MaxEntries]; // the runs the tables were filled for
@@ -344,8 +344,7 @@ public sealed partial class PmpCompiler
         ref int blockStarts = ref MemoryMarshal.GetArrayDataReference(_blockStarts);
         ref byte blockCursor = ref MemoryMarshal.GetArrayDataReference(_blockCursor);
         ref byte blockColors = ref MemoryMarshal.GetArrayDataReference(_blockColors);
-        ref ushort chainBefore = ref MemoryMarshal.GetArrayDataReference(_chainBefore);
-        ref ushort freeBefore = ref MemoryMarshal.GetArrayDataReference(_freeBefore);
+        ref ushort before = ref MemoryMarshal.GetArrayDataReference(_before);
         ref ushort blockInner = ref MemoryMarshal.GetArrayDataReference(_blockInner);
         ulong freeBound = _freeBound;
         ulong addressMask = _addressMask;
@@ -363,8 +362,8 @@ public sealed partial class PmpCompiler
         ColorLanes previousChain = ColorLanes.Broadcast(2);
         ColorLanes previousFree = ColorLanes.Broadcast(xp == freeBound ? 1 : CellInfinity);
         previousBest.Store(ref Unsafe.Add(ref sRow, p * Lanes));
-        previousChain.Store(ref Unsafe.Add(ref chainBefore, p * Lanes));
-        previousFree.Store(ref Unsafe.Add(ref freeBefore, p * Lanes));
+        previousChain.Store(ref Unsafe.Add(ref before, p * 2 * Lanes));
+        previousFree.Store(ref Unsafe.Add(ref before, (p * 2 * Lanes) + Lanes));
 
         for (int t = p + 1; t <= end; t++)
         {
@@ -405,10 +404,10 @@ public sealed partial class PmpCompiler
                     for (int s = Unsafe.Add(ref prevSame, k); s > p; s = Unsafe.Add(ref prevSame, s))
                     {
                         int inner = Unsafe.Add(ref inner0, s * pStride);
-                        d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref chainBefore, s * Lanes)) + ColorLanes.Broadcast(inner));
+                        d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref before, s * 2 * Lanes)) + ColorLanes.Broadcast(inner));
                         if (inner == 0)
                         {
-                            d2 = ColorLanes.Min(d2, ColorLanes.Load(ref Unsafe.Add(ref freeBefore, s * Lanes)));
+                            d2 = ColorLanes.Min(d2, ColorLanes.Load(ref Unsafe.Add(ref before, (s * 2 * Lanes) + Lanes)));
                         }
                     }
                 }
@@ -417,7 +416,7 @@ public sealed partial class PmpCompiler
                     // No free chain in this row (d2 stays Infinity): the same walk without its candidates.
                     for (int s = Unsafe.Add(ref prevSame, k); s > p; s = Unsafe.Add(ref prevSame, s))
                     {
-                        d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref chainBefore, s * Lanes)) + ColorLanes.Broadcast(Unsafe.Add(ref inner0, s * pStride)));
+                        d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref before, s * 2 * Lanes)) + ColorLanes.Broadcast(Unsafe.Add(ref inner0, s * pStride)));
                     }
                 }
 
@@ -438,7 +437,7 @@ public sealed partial class PmpCompiler
             ColorLanes best = ColorLanes.Min(d0, ColorLanes.Min(d1, d2));
             if (!(torFits && cp == ck) && spanColors == 0)
             {
-                Store(ref dRow, ref sRow, ref chainBefore, ref freeBefore, t, d1, d2, best, hasFree, xt == freeBound, out previousChain, out previousFree);
+                Store(ref dRow, ref sRow, ref before, t, d1, d2, best, hasFree, xt == freeBound, out previousChain, out previousFree);
                 previousBest = best;
                 continue;
             }
@@ -465,7 +464,7 @@ public sealed partial class PmpCompiler
             }
 
             previousBest = ColorLanes.Min(d0, ColorLanes.Min(d1, d2));
-            Store(ref dRow, ref sRow, ref chainBefore, ref freeBefore, t, d1, d2, previousBest, true, xt == freeBound, out previousChain, out previousFree);
+            Store(ref dRow, ref sRow, ref before, t, d1, d2, previousBest, hasFree, xt == freeBound, out previousChain, out previousFree);
         }
 
         // Row p is complete: keep, per block starting at p and per ambient colour, one more than its least cell over its other colours.
@@ -503,18 +502,18 @@ public sealed partial class PmpCompiler
     /// <c>x_t</c> are returned as well (<paramref name="free"/> only when <paramref name="hasFree"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(ref ushort dRow, ref ushort sRow, ref ushort chainBefore, ref ushort freeBefore, int t, ColorLanes d1, ColorLanes d2, ColorLanes best, bool hasFree, bool atFreeBound, out ColorLanes chain, out ColorLanes free)
+    private static void Store(ref ushort dRow, ref ushort sRow, ref ushort before, int t, ColorLanes d1, ColorLanes d2, ColorLanes best, bool hasFree, bool atFreeBound, out ColorLanes chain, out ColorLanes free)
     {
         d1.Store(ref Unsafe.Add(ref dRow, t * StoredVariants * Lanes));
         d2.Store(ref Unsafe.Add(ref dRow, ((t * StoredVariants) + 1) * Lanes));
         best.Store(ref Unsafe.Add(ref sRow, t * Lanes));
         chain = ColorLanes.Min(d1 + ColorLanes.Broadcast(1), best + ColorLanes.Broadcast(2));
-        chain.Store(ref Unsafe.Add(ref chainBefore, t * Lanes));
+        chain.Store(ref Unsafe.Add(ref before, t * 2 * Lanes));
         free = ColorLanes.Broadcast(CellInfinity);
         if (hasFree)
         {
             free = ColorLanes.Min(d2 + ColorLanes.Broadcast(1), atFreeBound ? best + ColorLanes.Broadcast(1) : ColorLanes.Broadcast(CellInfinity));
-            free.Store(ref Unsafe.Add(ref freeBefore, t * Lanes));
+            free.Store(ref Unsafe.Add(ref before, (t * 2 * Lanes) + Lanes));
         }
     }
 
