@@ -365,12 +365,14 @@ public sealed partial class PmpCompiler
         previousChain.Store(ref Unsafe.Add(ref before, p * 2 * Lanes));
         previousFree.Store(ref Unsafe.Add(ref before, (p * 2 * Lanes) + Lanes));
 
+        // A TOR entry ends at x_t only if its pmpaddr holds x_t (the boundaries increase, so all but possibly the last do).
+        int torEnd = (Unsafe.Add(ref x, positions - 1) >> PmpEncoding.AddressShift) <= addressMask ? positions - 1 : positions - 2;
+        int freePosition = _freePosition;
         for (int t = p + 1; t <= end; t++)
         {
             int k = t - 1;
             int ck = Unsafe.Add(ref colorOf, k);
-            ulong xt = Unsafe.Add(ref x, t);
-            bool torFits = (xt >> PmpEncoding.AddressShift) <= addressMask;
+            bool torFits = t <= torEnd;
             int blockBase = t * MaxBlockStarts;
             int blocks = Unsafe.Add(ref blockCursor, t); // blocks [x_s, x_t) with p < s (listed from t−1 downwards)
 
@@ -437,7 +439,7 @@ public sealed partial class PmpCompiler
             ColorLanes best = ColorLanes.Min(d0, ColorLanes.Min(d1, d2));
             if (!(torFits && cp == ck) && spanColors == 0)
             {
-                Store(ref dRow, ref sRow, ref before, t, d1, d2, best, hasFree, xt == freeBound, out previousChain, out previousFree);
+                Store(ref dRow, ref sRow, ref before, t, d1, d2, best, hasFree, t == freePosition, out previousChain, out previousFree);
                 previousBest = best;
                 continue;
             }
@@ -464,7 +466,7 @@ public sealed partial class PmpCompiler
             }
 
             previousBest = ColorLanes.Min(d0, ColorLanes.Min(d1, d2));
-            Store(ref dRow, ref sRow, ref before, t, d1, d2, previousBest, hasFree, xt == freeBound, out previousChain, out previousFree);
+            Store(ref dRow, ref sRow, ref before, t, d1, d2, previousBest, hasFree, t == freePosition, out previousChain, out previousFree);
         }
 
         // Row p is complete: keep, per block starting at p and per ambient colour, one more than its least cell over its other colours.
