@@ -332,12 +332,14 @@ public sealed partial class PmpCompiler
     private void FillRow<TFree>(int p)
         where TFree : struct
     {
+        // Indices are native-sized (nint) in the hot loop: no sign extension per address.
         int positions = _positions;
-        int end = _rowEnd[p];
-        int pStride = positions * Lanes; // S[s, c, t] = sTable[s·pStride + t·Lanes + c]
+        nint end = _rowEnd[p];
+        nint row = p;
+        nint pStride = positions * Lanes; // S[s, c, t] = sTable[s·pStride + t·Lanes + c]
         ref ushort sTable = ref MemoryMarshal.GetArrayDataReference(_s);
-        ref ushort sRow = ref Unsafe.Add(ref sTable, p * pStride); // S[p, ·, t] at sRow[t·Lanes]
-        ref ushort dRow = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_d), p * pStride * StoredVariants); // D[p, ·, t, v] at dRow[(t·StoredVariants + v − 1)·Lanes]
+        ref ushort sRow = ref Unsafe.Add(ref sTable, row * pStride); // S[p, ·, t] at sRow[t·Lanes]
+        ref ushort dRow = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_d), row * pStride * StoredVariants); // D[p, ·, t, v] at dRow[(t·StoredVariants + v − 1)·Lanes]
         ref byte colorOf = ref MemoryMarshal.GetArrayDataReference(_color);
         ref int prevSame = ref MemoryMarshal.GetArrayDataReference(_prevSame);
         ref ulong x = ref MemoryMarshal.GetArrayDataReference(_x);
@@ -354,27 +356,27 @@ public sealed partial class PmpCompiler
 
         // The free chain (variant 2) starts at the free bound's position: rows starting above it never leave Infinity.
         bool hasFree = typeof(TFree) == typeof(WithFreeChain);
-        infinity.Store(ref Unsafe.Add(ref dRow, p * StoredVariants * Lanes));
-        infinity.Store(ref Unsafe.Add(ref dRow, ((p * StoredVariants) + 1) * Lanes));
+        infinity.Store(ref Unsafe.Add(ref dRow, row * StoredVariants * Lanes));
+        infinity.Store(ref Unsafe.Add(ref dRow, ((row * StoredVariants) + 1) * Lanes));
         // The previous cell's S and costs before a TOR piece starting at its end stay in registers as well as in the
         // tables: the next cell reads them first, and a reload would wait for the store.
         ColorLanes previousBest = ColorLanes.Broadcast(0);
         ColorLanes previousChain = ColorLanes.Broadcast(2);
         ColorLanes previousFree = ColorLanes.Broadcast(xp == freeBound ? 1 : CellInfinity);
-        previousBest.Store(ref Unsafe.Add(ref sRow, p * Lanes));
-        previousChain.Store(ref Unsafe.Add(ref before, p * 2 * Lanes));
-        previousFree.Store(ref Unsafe.Add(ref before, (p * 2 * Lanes) + Lanes));
+        previousBest.Store(ref Unsafe.Add(ref sRow, row * Lanes));
+        previousChain.Store(ref Unsafe.Add(ref before, row * 2 * Lanes));
+        previousFree.Store(ref Unsafe.Add(ref before, (row * 2 * Lanes) + Lanes));
 
         // A TOR entry ends at x_t only if its pmpaddr holds x_t (the boundaries increase, so all but possibly the last do).
-        int torEnd = (Unsafe.Add(ref x, positions - 1) >> PmpEncoding.AddressShift) <= addressMask ? positions - 1 : positions - 2;
-        int freePosition = _freePosition;
-        for (int t = p + 1; t <= end; t++)
+        nint torEnd = (Unsafe.Add(ref x, positions - 1) >> PmpEncoding.AddressShift) <= addressMask ? positions - 1 : positions - 2;
+        nint freePosition = _freePosition;
+        for (nint t = row + 1; t <= end; t++)
         {
-            int k = t - 1;
+            nint k = t - 1;
             int ck = Unsafe.Add(ref colorOf, k);
             bool torFits = t <= torEnd;
-            int blockBase = t * MaxBlockStarts;
-            int blocks = Unsafe.Add(ref blockCursor, t); // blocks [x_s, x_t) with p < s (listed from t−1 downwards)
+            nint blockBase = t * MaxBlockStarts;
+            nint blocks = Unsafe.Add(ref blockCursor, t); // blocks [x_s, x_t) with p < s (listed from t−1 downwards)
 
             // The block [x_p, x_t) when there is one (the next listed; the list ends in a start of −1), in the colours
             // the program prices it.
@@ -391,7 +393,7 @@ public sealed partial class PmpCompiler
             {
                 // The walk starts at s = k (segment k has colour ck), whose costs are the previous cell's.
                 ref ushort inner0 = ref Unsafe.Add(ref sTable, (t * Lanes) + ck); // S[s, ck, t] = inner0[s·pStride]
-                if (k > p)
+                if (k > row)
                 {
                     int inner = Unsafe.Add(ref inner0, k * pStride);
                     d1 = ColorLanes.Min(d1, previousChain + ColorLanes.Broadcast(inner));
@@ -403,7 +405,7 @@ public sealed partial class PmpCompiler
 
                 if (hasFree)
                 {
-                    for (int s = Unsafe.Add(ref prevSame, k); s > p; s = Unsafe.Add(ref prevSame, s))
+                    for (nint s = Unsafe.Add(ref prevSame, k); s > row; s = Unsafe.Add(ref prevSame, s))
                     {
                         int inner = Unsafe.Add(ref inner0, s * pStride);
                         d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref before, s * 2 * Lanes)) + ColorLanes.Broadcast(inner));
@@ -416,7 +418,7 @@ public sealed partial class PmpCompiler
                 else
                 {
                     // No free chain in this row (d2 stays Infinity): the same walk without its candidates.
-                    for (int s = Unsafe.Add(ref prevSame, k); s > p; s = Unsafe.Add(ref prevSame, s))
+                    for (nint s = Unsafe.Add(ref prevSame, k); s > row; s = Unsafe.Add(ref prevSame, s))
                     {
                         d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref before, s * 2 * Lanes)) + ColorLanes.Broadcast(Unsafe.Add(ref inner0, s * pStride)));
                     }
@@ -430,9 +432,9 @@ public sealed partial class PmpCompiler
             // S[s, c, t] over those colours was kept when row s was complete (an unreachable cell or a block with no
             // other colour gives a candidate above Infinity, which changes nothing).
             ColorLanes one = ColorLanes.Broadcast(1);
-            for (int b = blockBase; b < blockBase + blocks; b++)
+            for (nint b = blockBase; b < blockBase + blocks; b++)
             {
-                ColorLanes any = ColorLanes.Load(ref Unsafe.Add(ref sRow, Unsafe.Add(ref blockStarts, b) * Lanes));
+                ColorLanes any = ColorLanes.Load(ref Unsafe.Add(ref sRow, (nint)Unsafe.Add(ref blockStarts, b) * Lanes));
                 d1 = ColorLanes.Min(d1, any + ColorLanes.Load(ref Unsafe.Add(ref blockInner, b * Lanes)));
             }
 
@@ -446,7 +448,7 @@ public sealed partial class PmpCompiler
 
             // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block, priced
             // with the cells of [x_p, x_t) without them (best, per colour), which reconstruction reads back.
-            ColorLanes.PackProper(d0, d1, best).Store(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_proper), (p * pStride) + (t * Lanes)));
+            ColorLanes.PackProper(d0, d1, best).Store(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_proper), (row * pStride) + (t * Lanes)));
             // (Lanes are spread in registers: the next cell waits for these values.)
             if (torFits && cp == ck)
             {
@@ -504,7 +506,7 @@ public sealed partial class PmpCompiler
     /// <c>x_t</c> are returned as well (<paramref name="free"/> only when <paramref name="hasFree"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(ref ushort dRow, ref ushort sRow, ref ushort before, int t, ColorLanes d1, ColorLanes d2, ColorLanes best, bool hasFree, bool atFreeBound, out ColorLanes chain, out ColorLanes free)
+    private static void Store(ref ushort dRow, ref ushort sRow, ref ushort before, nint t, ColorLanes d1, ColorLanes d2, ColorLanes best, bool hasFree, bool atFreeBound, out ColorLanes chain, out ColorLanes free)
     {
         d1.Store(ref Unsafe.Add(ref dRow, t * StoredVariants * Lanes));
         d2.Store(ref Unsafe.Add(ref dRow, ((t * StoredVariants) + 1) * Lanes));
