@@ -92,8 +92,8 @@ public sealed partial class PmpCompiler
 
     // Per listed block [x_s, x_t), set once row s is complete: per ambient colour a (one cell of Lanes), one more than
     // the least S[s, c, t] over its colours c ≠ a (at least CellInfinity when there is none), so that the block's
-    // candidate in FillRow is one vector read.
-    private readonly ushort[] _blockInner = new ushort[MaxPositions * MaxBlockStarts * Lanes];
+    // candidate in FillRow is one vector read. Kept in _rowCosts from BlockInnerOffset on.
+    private const int BlockInnerOffset = 2 * Lanes * MaxPositions;
     private readonly int[] _lastOf = new int[Colors];
     private readonly int[] _rowEnd = new int[MaxSegments]; // the last t row p is needed for
     private readonly ushort[] _d = new ushort[MaxSegments * Lanes * MaxPositions * StoredVariants];
@@ -109,8 +109,9 @@ public sealed partial class PmpCompiler
     // Per-row scratch of FillRow, indexed [a, s] for the row p being filled: the cost before a TOR piece starting at x_s
     // that is bounded by an OFF entry or chained (min(D[p, a, s, bound] + 1, S[p, a, s] + 2)), and before one in the free
     // chain (min(D[p, a, s, free] + 1, S[p, a, s] + 1 when x_s is the free bound)).
-    // Both in one table (the chain's at [2·Lanes·s], the free chain's Lanes after it), so FillRow holds one reference.
-    private readonly ushort[] _before = new ushort[2 * Lanes * MaxPositions];
+    // Both in one table (the chain's at [2·Lanes·s], the free chain's Lanes after it), followed by the blocks' inner costs
+    // (from BlockInnerOffset on), so FillRow holds one reference for the three.
+    private readonly ushort[] _rowCosts = new ushort[BlockInnerOffset + (MaxPositions * MaxBlockStarts * Lanes)];
     private int _freePosition; // the position whose boundary is the free bound, −1 when none is
     private int _positions; // n + 1: boundaries x_0 = 0 … x_n = 2^PhysicalAddressBits
     private readonly Run[] _plannedRuns = new Run[PmpEncoding.MaxEntries]; // the runs the tables were filled for
@@ -346,8 +347,7 @@ public sealed partial class PmpCompiler
         ref int blockStarts = ref MemoryMarshal.GetArrayDataReference(_blockStarts);
         ref byte blockCursor = ref MemoryMarshal.GetArrayDataReference(_blockCursor);
         ref byte blockColors = ref MemoryMarshal.GetArrayDataReference(_blockColors);
-        ref ushort before = ref MemoryMarshal.GetArrayDataReference(_before);
-        ref ushort blockInner = ref MemoryMarshal.GetArrayDataReference(_blockInner);
+        ref ushort before = ref MemoryMarshal.GetArrayDataReference(_rowCosts);
         ulong freeBound = _freeBound;
         ulong addressMask = _addressMask;
         ulong xp = Unsafe.Add(ref x, p);
@@ -425,7 +425,10 @@ public sealed partial class PmpCompiler
                 }
 
                 d1 = ColorLanes.Select(isCk, infinity, d1);
-                d2 = ColorLanes.Select(isCk, infinity, d2);
+                if (hasFree)
+                {
+                    d2 = ColorLanes.Select(isCk, infinity, d2);
+                }
             }
 
             // A block [x_s, x_t) of a colour c ≠ a shown inside it, after the cells of this row up to s: the least
@@ -435,10 +438,11 @@ public sealed partial class PmpCompiler
             for (nint b = blockBase; b < blockBase + blocks; b++)
             {
                 ColorLanes any = ColorLanes.Load(ref Unsafe.Add(ref sRow, (nint)Unsafe.Add(ref blockStarts, b) * Lanes));
-                d1 = ColorLanes.Min(d1, any + ColorLanes.Load(ref Unsafe.Add(ref blockInner, b * Lanes)));
+                d1 = ColorLanes.Min(d1, any + ColorLanes.Load(ref Unsafe.Add(ref before, BlockInnerOffset + (b * Lanes))));
             }
 
-            ColorLanes best = ColorLanes.Min(d0, ColorLanes.Min(d1, d2));
+            // (d2 stays Infinity in rows without the free chain, and d0, d1 never exceed it.)
+            ColorLanes best = hasFree ? ColorLanes.Min(d0, ColorLanes.Min(d1, d2)) : ColorLanes.Min(d0, d1);
             if (!(torFits && cp == ck) && spanColors == 0)
             {
                 Store(ref dRow, ref sRow, ref before, t, d1, d2, best, hasFree, t == freePosition, out previousChain, out previousFree);
@@ -455,7 +459,7 @@ public sealed partial class PmpCompiler
                 ColorLanes inner = best.Spread(ck);
                 ColorLanes notCk = ColorLanes.Not(isCk);
                 d1 = ColorLanes.Select(notCk, ColorLanes.Min(d1, inner + ColorLanes.Broadcast(2)), d1);
-                if (xp == freeBound)
+                if (hasFree && xp == freeBound)
                 {
                     d2 = ColorLanes.Select(notCk & ColorLanes.IsZero(inner), ColorLanes.Min(d2, one), d2);
                 }
@@ -467,7 +471,7 @@ public sealed partial class PmpCompiler
                 d1 = ColorLanes.Select(ColorLanes.LaneIs(c), d1, ColorLanes.Min(d1, best.Spread(c) + one));
             }
 
-            previousBest = ColorLanes.Min(d0, ColorLanes.Min(d1, d2));
+            previousBest = hasFree ? ColorLanes.Min(d0, ColorLanes.Min(d1, d2)) : ColorLanes.Min(d0, d1);
             Store(ref dRow, ref sRow, ref before, t, d1, d2, previousBest, hasFree, t == freePosition, out previousChain, out previousFree);
         }
 
@@ -496,7 +500,7 @@ public sealed partial class PmpCompiler
             }
 
             ColorLanes.Select(ColorLanes.LaneIs(leastColor), ColorLanes.Broadcast(other + 1), ColorLanes.Broadcast(least + 1))
-                .Store(ref Unsafe.Add(ref blockInner, b * Lanes));
+                .Store(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_rowCosts), BlockInnerOffset + (b * Lanes)));
         }
     }
 
