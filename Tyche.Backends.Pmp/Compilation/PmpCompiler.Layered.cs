@@ -513,7 +513,11 @@ public sealed partial class PmpCompiler
     private static void Store(ref ushort dRow, ref ushort sRow, ref ushort before, nint t, ColorLanes d1, ColorLanes d2, ColorLanes best, bool hasFree, bool atFreeBound, out ColorLanes chain, out ColorLanes free)
     {
         d1.Store(ref Unsafe.Add(ref dRow, t * StoredVariants * Lanes));
-        d2.Store(ref Unsafe.Add(ref dRow, ((t * StoredVariants) + 1) * Lanes));
+        if (hasFree)
+        {
+            d2.Store(ref Unsafe.Add(ref dRow, ((t * StoredVariants) + 1) * Lanes)); // Infinity in other rows (see DCell)
+        }
+
         best.Store(ref Unsafe.Add(ref sRow, t * Lanes));
         chain = ColorLanes.Min(d1 + ColorLanes.Broadcast(1), best + ColorLanes.Broadcast(2));
         chain.Store(ref Unsafe.Add(ref before, t * 2 * Lanes));
@@ -615,13 +619,19 @@ public sealed partial class PmpCompiler
 
     /// <summary>
     /// <c>D[p, a, t, v]</c>. Variant 0 ends in ambient: the skip of segment <c>t − 1</c> in its own colour (0 for the
-    /// empty region), which <see cref="FillRow"/> does not store.
+    /// empty region), which <see cref="FillRow"/> does not store; nor does it store the free chain's variant in rows
+    /// above the free bound, where it is Infinity.
     /// </summary>
     private int DCell(int p, int a, int t, int v)
     {
         if (v == VariantNone)
         {
             return t == p ? 0 : a == _color[t - 1] ? SCell(p, a, t - 1) : Infinity;
+        }
+
+        if (v == VariantFree && p > _freePosition)
+        {
+            return Infinity;
         }
 
         return Widen(_d[DIndex(p, a, t, v)]);
