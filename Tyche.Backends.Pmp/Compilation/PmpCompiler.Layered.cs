@@ -339,7 +339,8 @@ public sealed partial class PmpCompiler
         nint row = p;
         nint pStride = positions * Lanes; // S[s, c, t] = sTable[s·pStride + t·Lanes + c]
         ref ushort sTable = ref MemoryMarshal.GetArrayDataReference(_s);
-        ref ushort sRow = ref Unsafe.Add(ref sTable, row * pStride); // S[p, ·, t] at sRow[t·Lanes]
+        ref ushort sRow = ref Unsafe.Add(ref sTable, row * pStride);
+        ref ushort properRow = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_proper), row * pStride); // laid out like S // S[p, ·, t] at sRow[t·Lanes]
         ref ushort dRow = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_d), row * pStride * StoredVariants); // D[p, ·, t, v] at dRow[(t·StoredVariants + v − 1)·Lanes]
         ref byte colorOf = ref MemoryMarshal.GetArrayDataReference(_color);
         ref int prevSame = ref MemoryMarshal.GetArrayDataReference(_prevSame);
@@ -452,7 +453,7 @@ public sealed partial class PmpCompiler
 
             // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block, priced
             // with the cells of [x_p, x_t) without them (best, per colour), which reconstruction reads back.
-            ColorLanes.PackProper(d0, d1, best).Store(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_proper), (row * pStride) + (t * Lanes)));
+            ColorLanes.PackProper(d0, d1, best).Store(ref Unsafe.Add(ref properRow, t * Lanes));
             // (Lanes are spread in registers: the next cell waits for these values.)
             if (torFits && cp == ck)
             {
@@ -593,18 +594,17 @@ public sealed partial class PmpCompiler
 
         /// <summary>
         /// Per lane, <paramref name="best"/> (the least of <paramref name="d0"/>, <paramref name="d1"/> and a third
-        /// variant) clamped to <see cref="CellInfinity"/>, shifted left by <see cref="ProperVariantBits"/> and ored with
-        /// the first variant equal to it (0 when it is Infinity).
+        /// variant, at most <see cref="CellInfinity"/> as every cost FillRow keeps is) shifted left by
+        /// <see cref="ProperVariantBits"/> and ored with the first variant equal to it (0 when it is Infinity: d0 is).
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static ColorLanes PackProper(ColorLanes d0, ColorLanes d1, ColorLanes best)
         {
-            Vector128<ushort> infinity = Vector128.Create(CellInfinity);
             Vector128<ushort> variant = Vector128.ConditionalSelect(
                 Vector128.Equals(d0._lanes, best._lanes),
                 Vector128.Create((ushort)VariantNone),
                 Vector128.ConditionalSelect(Vector128.Equals(d1._lanes, best._lanes), Vector128.Create((ushort)VariantBound), Vector128.Create((ushort)VariantFree)));
-            Vector128<ushort> finite = Vector128.LessThan(best._lanes, infinity);
-            return new(Vector128.ConditionalSelect(finite, (best._lanes << ProperVariantBits) | variant, infinity << ProperVariantBits));
+            return new((best._lanes << ProperVariantBits) | variant);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
