@@ -392,13 +392,13 @@ public sealed partial class PmpCompiler
             ColorLanes d2 = infinity;
             if (torFits)
             {
-                // The walk starts at s = k (segment k has colour ck), whose costs are the previous cell's.
+                // The walk starts at s = k (segment k has colour ck), whose costs are the previous cell's; the piece
+                // [x_k, x_t) is segment k alone, painted by its own colour: S[k, ck, t] = 0.
                 ref ushort inner0 = ref Unsafe.Add(ref sTable, (t * Lanes) + ck); // S[s, ck, t] = inner0[s·pStride]
                 if (k > row)
                 {
-                    int inner = Unsafe.Add(ref inner0, k * pStride);
-                    d1 = ColorLanes.Min(d1, previousChain + ColorLanes.Broadcast(inner));
-                    if (hasFree && inner == 0)
+                    d1 = ColorLanes.Min(d1, previousChain); // (kept at most Infinity, as every cost FillRow stores)
+                    if (hasFree)
                     {
                         d2 = ColorLanes.Min(d2, previousFree);
                     }
