@@ -126,16 +126,23 @@ public sealed partial class PmpCompiler
     private int _freeEntry; // index of the free chain's first entry, −1 when none
     private int _freeLength;
 
+    // The colour of each R/W/X combination, indexed by the permission bits (PmpConfigBits.Read, Write, Execute: pmpcfg
+    // bits 0..2, Privileged ISA §3.7.1). W and WX are reserved encodings that ToPermissions never produces; they share
+    // RWX's colour.
+    private static ReadOnlySpan<byte> ColorByPermissions =>
+    [
+        0, // none
+        1, // R
+        5, // W (reserved)
+        4, // RW
+        2, // X
+        3, // RX
+        5, // WX (reserved)
+        5, // RWX
+    ];
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int ColorOf(PmpConfigBits permissions) => (permissions & PmpConfigBits.Permissions) switch
-    {
-        PmpConfigBits.None => 0,
-        PmpConfigBits.Read => 1,
-        PmpConfigBits.Execute => 2,
-        PmpConfigBits.Read | PmpConfigBits.Execute => 3,
-        PmpConfigBits.Read | PmpConfigBits.Write => 4,
-        _ => 5,
-    };
+    private static int ColorOf(PmpConfigBits permissions) => ColorByPermissions[(int)(permissions & PmpConfigBits.Permissions)];
 
     // Tables are laid out with the current problem's stride, so a small problem touches a small, cache-resident block.
     // A cell's ambient colours sit side by side (Lanes apart), so FillRow computes them as one vector.
@@ -198,11 +205,12 @@ public sealed partial class PmpCompiler
     {
         ref ulong x = ref MemoryMarshal.GetArrayDataReference(_x);
         ref byte color = ref MemoryMarshal.GetArrayDataReference(_color);
+        ref Run runs = ref MemoryMarshal.GetArrayDataReference(_runs);
         int n = 0;
         x = 0;
         for (int i = 0; i < runCount; i++)
         {
-            Run run = _runs[i];
+            Run run = Unsafe.Add(ref runs, i);
             if (run.Start > Unsafe.Add(ref x, n))
             {
                 Unsafe.Add(ref color, n++) = 0; // a gap (or the space before the first run)
@@ -229,15 +237,25 @@ public sealed partial class PmpCompiler
             }
         }
 
-        _blockCursor.AsSpan(0, n + 1).Clear();
-        _startBlockCount.AsSpan(0, n).Clear();
-        Span<int> lastOf = _lastOf;
-        lastOf.Fill(-1);
+        // Every index below is under n + 1 ≤ MaxPositions (n ≤ MaxSegments), so the tables are read through references.
+        ref int prevSame = ref MemoryMarshal.GetArrayDataReference(_prevSame);
+        ref int rowEnd = ref MemoryMarshal.GetArrayDataReference(_rowEnd);
+        ref byte blockCursor = ref MemoryMarshal.GetArrayDataReference(_blockCursor);
+        ref byte startBlockCount = ref MemoryMarshal.GetArrayDataReference(_startBlockCount);
+        ref int lastOf = ref MemoryMarshal.GetArrayDataReference(_lastOf);
+        for (int c = 0; c < Colors; c++)
+        {
+            Unsafe.Add(ref lastOf, c) = -1;
+        }
+
+        blockCursor = 0;
         for (int k = 0; k < n; k++)
         {
             int c = Unsafe.Add(ref color, k);
-            _prevSame[k] = lastOf[c];
-            lastOf[c] = k;
+            Unsafe.Add(ref prevSame, k) = Unsafe.Add(ref lastOf, c);
+            Unsafe.Add(ref lastOf, c) = k;
+            Unsafe.Add(ref startBlockCount, k) = 0;
+            Unsafe.Add(ref blockCursor, k + 1) = 0;
         }
 
         // Row p is needed (for its own colour: TOR pieces from p; at p = 0 for none: the whole space; and for the
@@ -245,57 +263,95 @@ public sealed partial class PmpCompiler
         // piece ends at x_n, the top of the address space (its pmpaddr would need one more bit), so the rows of the last
         // segment's colour below it are needed for their TOR pieces only up to that colour's last segment before it.
         int topColor = Unsafe.Add(ref color, n - 1);
-        int lastBelowTop = _prevSame[n - 1];
+        int lastBelowTop = Unsafe.Add(ref prevSame, n - 1);
         for (int p = 0; p < n; p++)
         {
             int c = Unsafe.Add(ref color, p);
-            _rowEnd[p] = (c == topColor && p < n - 1 ? lastBelowTop : lastOf[c]) + 1;
+            Unsafe.Add(ref rowEnd, p) = (c == topColor && p < n - 1 ? lastBelowTop : Unsafe.Add(ref lastOf, c)) + 1;
         }
 
-        _rowEnd[0] = n;
+        rowEnd = n;
 
         // For every end position t, the positions s < t with [x_s, x_t) a NAPOT/NA4 block (nearest first). A block ending
         // at x_t is at most as large as x_t's alignment (x_t > 0 for t ≥ 1), and a power-of-two size up to that alignment
         // makes x_s = x_t − size a multiple of the size, so only the size's shape is left to check (as
-        // IsSingleEntryShape does: NA4 only at G = 0, Privileged ISA §3.7.1.1; NAPOT from 8 bytes).
+        // IsSingleEntryShape does: NA4 only at G = 0, Privileged ISA §3.7.1.1; NAPOT from 8 bytes). Sizes grow as s
+        // falls, so from each size the walk goes straight to the next power of two (x_t minus it is the only start that
+        // can give a block before it), passing the segments between only to collect their colours.
+        ref int blockStarts = ref MemoryMarshal.GetArrayDataReference(_blockStarts);
+        ref byte blockColors = ref MemoryMarshal.GetArrayDataReference(_blockColors);
+        ref byte blockStartCount = ref MemoryMarshal.GetArrayDataReference(_blockStartCount);
+        ref int startBlocks = ref MemoryMarshal.GetArrayDataReference(_startBlocks);
         bool hasNa4 = _options.Granularity == 0;
         for (int t = 1; t <= n; t++)
         {
             int count = 0;
-            int colors = 0;
             ulong xt = Unsafe.Add(ref x, t);
             ulong alignment = xt & (0 - xt);
-            bool top = (xt >> PmpEncoding.AddressShift) > _addressMask;
-            int blockBase = t * MaxBlockStarts;
-            for (int s = t - 1; s >= 0 && count < MaxBlockStarts; s--)
+            int s = t - 1;
+            ulong size = xt - Unsafe.Add(ref x, s);
+            if (size <= alignment)
             {
-                colors |= 1 << Unsafe.Add(ref color, s);
-                ulong size = xt - Unsafe.Add(ref x, s);
-                if (size > alignment)
+                bool top = (xt >> PmpEncoding.AddressShift) > _addressMask;
+                int blockBase = t * MaxBlockStarts;
+                int colors = 1 << Unsafe.Add(ref color, s);
+                while (true)
                 {
-                    break;
+                    ulong next; // the next power-of-two size above this one
+                    if (BitOperations.IsPow2(size))
+                    {
+                        if (size == PmpEncoding.WordSize ? hasNa4 : size >= PmpEncoding.MinNapotSize)
+                        {
+                            // No TOR entry ends at the top of the address space (its pmpaddr would need one bit more
+                            // than the implemented width), so inside the nearest block ending there nothing can paint
+                            // the last segment: that block is only useful in the last segment's colour (any other
+                            // costs at least Infinity).
+                            int useful = count == 0 && top ? 1 << Unsafe.Add(ref color, t - 1) : colors;
+                            Unsafe.Add(ref blockStarts, blockBase + count) = s;
+                            Unsafe.Add(ref blockColors, blockBase + count) = (byte)useful;
+
+                            // A start has at most one block per power-of-two size (at most 55 sizes from 4 bytes to
+                            // 2^56), so neither list ever overflows.
+                            Unsafe.Add(ref startBlocks, (s * MaxBlockStarts) + Unsafe.Add(ref startBlockCount, s)++) = blockBase + count;
+                            count++;
+                            Unsafe.Add(ref rowEnd, s) = Math.Max(Unsafe.Add(ref rowEnd, s), t);
+                        }
+
+                        if (size >= alignment)
+                        {
+                            break;
+                        }
+
+                        next = size << 1;
+                    }
+                    else
+                    {
+                        next = BitOperations.RoundUpToPowerOf2(size); // at most the alignment, a power of two above size
+                    }
+
+                    // Down to the nearest start at or below x_t − next, collecting the colours passed.
+                    ulong bound = xt - next;
+                    do
+                    {
+                        if (--s < 0)
+                        {
+                            goto Listed;
+                        }
+
+                        colors |= 1 << Unsafe.Add(ref color, s);
+                    }
+                    while (Unsafe.Add(ref x, s) > bound);
+
+                    size = xt - Unsafe.Add(ref x, s);
+                    if (size > alignment)
+                    {
+                        break;
+                    }
                 }
-
-                if (!BitOperations.IsPow2(size) || (size == PmpEncoding.WordSize ? !hasNa4 : size < PmpEncoding.MinNapotSize))
-                {
-                    continue;
-                }
-
-                // No TOR entry ends at the top of the address space (its pmpaddr would need one bit more than the
-                // implemented width), so inside the nearest block ending there nothing can paint the last segment:
-                // that block is only useful in the last segment's colour (any other costs at least Infinity).
-                int useful = count == 0 && top ? 1 << Unsafe.Add(ref color, t - 1) : colors;
-                _blockStarts[blockBase + count] = s;
-                _blockColors[blockBase + count] = (byte)useful;
-
-                // A start has at most one block per power-of-two size (at most 55 sizes from 4 bytes to 2^56), so its
-                // list never overflows.
-                _startBlocks[(s * MaxBlockStarts) + _startBlockCount[s]++] = blockBase + count;
-                count++;
-                _rowEnd[s] = Math.Max(_rowEnd[s], t);
             }
 
-            _blockStartCount[t] = (byte)count;
+        Listed:
+            Unsafe.Add(ref blockStartCount, t) = (byte)count;
         }
     }
 
