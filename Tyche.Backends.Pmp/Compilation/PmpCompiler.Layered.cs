@@ -116,11 +116,7 @@ public sealed partial class PmpCompiler
     private int _plannedCost;
 
     // Reconstruction scratch: items of the regions being emitted (a stack of lists).
-    private readonly byte[] _itemKind = new byte[MaxNodes];
-    private readonly int[] _itemFrom = new int[MaxNodes];
-    private readonly int[] _itemTo = new int[MaxNodes];
-    private readonly byte[] _itemColor = new byte[MaxNodes];
-    private readonly bool[] _itemProper = new bool[MaxNodes];
+    private readonly Item[] _items = new Item[MaxNodes];
     private int _itemTop;
     private int _emitted;
     private int _freeEntry; // index of the free chain's first entry, −1 when none
@@ -606,14 +602,14 @@ public sealed partial class PmpCompiler
     {
         if (v == VariantNone)
         {
-            return t == p ? 0 : a == _color[t - 1] ? SCell(p, a, t - 1) : Infinity;
+            return t == p ? 0 : a == Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_color), t - 1) ? SCell(p, a, t - 1) : Infinity;
         }
 
-        return Widen(_d[DIndex(p, a, t, v)]);
+        return Widen(Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_d), DIndex(p, a, t, v)));
     }
 
-    /// <summary><c>S[p, a, t]</c>.</summary>
-    private int SCell(int p, int a, int t) => Widen(_s[SIndex(p, a, t)]);
+    /// <summary><c>S[p, a, t]</c> (read through a reference: p ≤ t &lt; _positions and a &lt; Colors index inside the table).</summary>
+    private int SCell(int p, int a, int t) => Widen(Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_s), SIndex(p, a, t)));
 
     /// <summary>Emits the layered plan (after <see cref="PlanLayered"/>) into the entry scratch and top-level groups.</summary>
     private int EmitLayered(out int groupCount)
@@ -709,7 +705,7 @@ public sealed partial class PmpCompiler
             return BestVariant(p, a, t, proper: false, out cost); // no spanning item: the cell is its own proper cost
         }
 
-        int packed = _proper[SIndex(p, a, t)];
+        int packed = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_proper), SIndex(p, a, t));
         cost = Widen((ushort)(packed >> ProperVariantBits));
         return packed & ProperVariantMask;
     }
@@ -731,9 +727,12 @@ public sealed partial class PmpCompiler
     private bool FindTransition(int p, int a, int t, int v, bool wholeSpan, int target, out Transition found)
     {
         found = default;
+        ref byte colorOf = ref MemoryMarshal.GetArrayDataReference(_color);
+        ref ulong x = ref MemoryMarshal.GetArrayDataReference(_x);
+        ref int blockStarts = ref MemoryMarshal.GetArrayDataReference(_blockStarts);
         int k = t - 1;
-        int ck = _color[k];
-        bool torFits = (_x[t] >> PmpEncoding.AddressShift) <= _addressMask;
+        int ck = Unsafe.Add(ref colorOf, k);
+        bool torFits = (Unsafe.Add(ref x, t) >> PmpEncoding.AddressShift) <= _addressMask;
         if (v == VariantNone && ck == a)
         {
             int cost = SCell(p, a, k);
@@ -746,12 +745,12 @@ public sealed partial class PmpCompiler
         // The next start with a TOR candidate (the segments of colour ck from t − 1 down) and with a block candidate
         // (the blocks listed for t, nearest first); a start at or below p has none.
         int torStart = v != VariantNone && ck != a && torFits ? k : p;
-        int blocks = v == VariantBound ? _blockStartCount[t] : 0;
+        int blocks = v == VariantBound ? Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_blockStartCount), t) : 0;
         int blockBase = t * MaxBlockStarts;
         int b = 0;
         while (true)
         {
-            int blockStart = b < blocks ? _blockStarts[blockBase + b] : p;
+            int blockStart = b < blocks ? Unsafe.Add(ref blockStarts, blockBase + b) : p;
             int s = Math.Max(torStart, blockStart);
             if (s <= p)
             {
@@ -767,7 +766,7 @@ public sealed partial class PmpCompiler
 
             if (isTor)
             {
-                torStart = _prevSame[s];
+                torStart = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_prevSame), s);
             }
 
             int any = SCell(p, a, s);
@@ -778,7 +777,7 @@ public sealed partial class PmpCompiler
 
             if (isBlock)
             {
-                int colors = _blockColors[blockBase + b - 1] & ~(1 << a);
+                int colors = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_blockColors), blockBase + b - 1) & ~(1 << a);
                 while (colors != 0)
                 {
                     int c = BitOperations.TrailingZeroCount(colors);
@@ -807,7 +806,7 @@ public sealed partial class PmpCompiler
             else if (v == VariantFree && inner == 0)
             {
                 if (Consider(new Transition(ItemTorChainedFree, s, VariantFree, ck), DCell(p, a, s, VariantFree) + 1, target, ref found)
-                    || (_x[s] == _freeBound && Consider(new Transition(ItemTorFree, s, BestFrom, ck), any + 1, target, ref found)))
+                    || (Unsafe.Add(ref x, s) == _freeBound && Consider(new Transition(ItemTorFree, s, BestFrom, ck), any + 1, target, ref found)))
                 {
                     return true;
                 }
@@ -908,12 +907,8 @@ public sealed partial class PmpCompiler
 
             if (step.Kind != ItemSkip)
             {
-                int slot = _itemTop++;
-                _itemKind[slot] = step.Kind;
-                _itemFrom[slot] = step.From;
-                _itemTo[slot] = t;
-                _itemColor[slot] = (byte)step.Color;
-                _itemProper[slot] = step.From == p; // a spanning item was priced with its region's proper cost
+                // A spanning item was priced with its region's proper cost.
+                _items[_itemTop++] = new Item(step.Kind, (byte)step.Color, step.From == p, step.From, t);
                 count++;
             }
 
@@ -939,11 +934,7 @@ public sealed partial class PmpCompiler
             return count;
         }
 
-        Array.Reverse(_itemKind, first, count);
-        Array.Reverse(_itemFrom, first, count);
-        Array.Reverse(_itemTo, first, count);
-        Array.Reverse(_itemColor, first, count);
-        Array.Reverse(_itemProper, first, count);
+        _items.AsSpan(first, count).Reverse();
         return count;
     }
 
@@ -951,7 +942,7 @@ public sealed partial class PmpCompiler
     private int GroupLength(int first, int items, int g)
     {
         int length = 1;
-        while (g + length < items && _itemKind[first + g + length] is ItemTorChained or ItemTorChainedFree)
+        while (g + length < items && _items[first + g + length].Kind is ItemTorChained or ItemTorChainedFree)
         {
             length++;
         }
@@ -964,11 +955,11 @@ public sealed partial class PmpCompiler
     {
         for (int i = 0; i < length; i++)
         {
-            int slot = firstItem + i;
-            int from = _itemFrom[slot];
-            int to = _itemTo[slot];
-            int color = _itemColor[slot];
-            bool proper = _itemProper[slot];
+            Item item = _items[firstItem + i];
+            int from = item.From;
+            int to = item.To;
+            int color = item.Color;
+            bool proper = item.Proper;
             if (SCell(from, color, to) == 0)
             {
                 continue; // nothing painted inside (a spanning item costs an entry, so the proper cost is 0 as well)
@@ -989,11 +980,11 @@ public sealed partial class PmpCompiler
 
         for (int i = 0; i < length; i++)
         {
-            int slot = firstItem + i;
-            ulong start = _x[_itemFrom[slot]];
-            ulong end = _x[_itemTo[slot]];
-            PmpConfigBits rights = ColorPermissions[_itemColor[slot]];
-            switch (_itemKind[slot])
+            Item item = _items[firstItem + i];
+            ulong start = _x[item.From];
+            ulong end = _x[item.To];
+            PmpConfigBits rights = ColorPermissions[item.Color];
+            switch (item.Kind)
             {
                 case ItemBlock:
                     {
@@ -1029,4 +1020,7 @@ public sealed partial class PmpCompiler
     }
 
     private readonly record struct Transition(byte Kind, int From, int FromVariant, int Color);
+
+    /// <summary>An item of a plan: its kind, colour, whether it was priced with its region's proper cost, and its segments <c>From..To−1</c>.</summary>
+    private readonly record struct Item(byte Kind, byte Color, bool Proper, int From, int To);
 }
