@@ -608,7 +608,7 @@ public sealed partial class PmpCompiler
         return Widen(Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_d), DIndex(p, a, t, v)));
     }
 
-    /// <summary><c>S[p, a, t]</c> (read through a reference: p ≤ t &lt; _positions and a &lt; Colors index inside the table).</summary>
+    /// <summary><c>S[p, a, t]</c>, read through a reference (every p ≤ t &lt; _positions and a &lt; Colors indexes inside the table).</summary>
     private int SCell(int p, int a, int t) => Widen(Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_s), SIndex(p, a, t)));
 
     /// <summary>Emits the layered plan (after <see cref="PlanLayered"/>) into the entry scratch and top-level groups.</summary>
