@@ -718,7 +718,8 @@ public sealed partial class PmpCompiler
         ((_x[t] >> PmpEncoding.AddressShift) <= _addressMask && _color[p] == _color[t - 1]) || ListedSpanColors(p, t) != 0;
 
     /// <summary>
-    /// Enumerates the transitions into <c>(p, a, t, v)</c>: the ambient skip, then by start from the nearest
+    /// Enumerates the transitions into <c>(p, a, t, v)</c> for <paramref name="v"/> ≠ 0 (variant 0 ends in the ambient
+    /// skip, which <see cref="Reconstruct"/> takes itself): by start from the nearest
     /// (a block before a TOR piece from the same start, as the non-overlapping planner prefers NAPOT on ties), then,
     /// with <paramref name="wholeSpan"/>, the items spanning the region. Returns the first whose cost is
     /// <paramref name="target"/> (false when none is). Only the starts that have a candidate are visited: the blocks
@@ -733,18 +734,10 @@ public sealed partial class PmpCompiler
         int k = t - 1;
         int ck = Unsafe.Add(ref colorOf, k);
         bool torFits = (Unsafe.Add(ref x, t) >> PmpEncoding.AddressShift) <= _addressMask;
-        if (v == VariantNone && ck == a)
-        {
-            int cost = SCell(p, a, k);
-            if (Consider(new Transition(ItemSkip, k, BestFrom, a), cost, target, ref found))
-            {
-                return true;
-            }
-        }
 
         // The next start with a TOR candidate (the segments of colour ck from t − 1 down) and with a block candidate
         // (the blocks listed for t, nearest first); a start at or below p has none.
-        int torStart = v != VariantNone && ck != a && torFits ? k : p;
+        int torStart = ck != a && torFits ? k : p;
         int blocks = v == VariantBound ? Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_blockStartCount), t) : 0;
         int blockBase = t * MaxBlockStarts;
         int b = 0;
@@ -900,7 +893,26 @@ public sealed partial class PmpCompiler
                 break; // every item costs at least one entry: the rest of the region is ambient
             }
 
-            if (target >= Infinity || !FindTransition(p, a, t, v, wholeSpan, target, out Transition step))
+            if (target >= Infinity)
+            {
+                throw new InvalidOperationException("Layered plan reconstruction failed.");
+            }
+
+            if (v == VariantNone)
+            {
+                // Variant 0 ends in ambient: the cell's cost is the skip's (D[p, a, t, 0] = S[p, a, t − 1], segment t − 1 in
+                // colour a; a proper cell packs variant 0 only when it costs that), so the skip is the transition.
+                t--;
+                firstStep = false;
+                if (t > p)
+                {
+                    v = BestVariant(p, a, t, proper: false, out target);
+                }
+
+                continue;
+            }
+
+            if (!FindTransition(p, a, t, v, wholeSpan, target, out Transition step))
             {
                 throw new InvalidOperationException("Layered plan reconstruction failed.");
             }
