@@ -119,26 +119,29 @@ public sealed partial class PmpCompiler
     private int _plannedCost;
 
     // Reconstruction scratch: items of the regions being emitted (a stack of lists).
-    private readonly byte[] _itemKind = new byte[MaxNodes];
-    private readonly int[] _itemFrom = new int[MaxNodes];
-    private readonly int[] _itemTo = new int[MaxNodes];
-    private readonly byte[] _itemColor = new byte[MaxNodes];
-    private readonly bool[] _itemProper = new bool[MaxNodes];
+    private readonly Item[] _items = new Item[MaxNodes];
     private int _itemTop;
     private int _emitted;
     private int _freeEntry; // index of the free chain's first entry, −1 when none
     private int _freeLength;
 
+    // The colour of each R/W/X combination, indexed by the permission bits (PmpConfigBits.Read, Write, Execute: pmpcfg
+    // bits 0..2, Privileged ISA §3.7.1). W and WX are reserved encodings that ToPermissions never produces; they share
+    // RWX's colour.
+    private static ReadOnlySpan<byte> ColorByPermissions =>
+    [
+        0, // none
+        1, // R
+        5, // W (reserved)
+        4, // RW
+        2, // X
+        3, // RX
+        5, // WX (reserved)
+        5, // RWX
+    ];
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int ColorOf(PmpConfigBits permissions) => (permissions & PmpConfigBits.Permissions) switch
-    {
-        PmpConfigBits.None => 0,
-        PmpConfigBits.Read => 1,
-        PmpConfigBits.Execute => 2,
-        PmpConfigBits.Read | PmpConfigBits.Execute => 3,
-        PmpConfigBits.Read | PmpConfigBits.Write => 4,
-        _ => 5,
-    };
+    private static int ColorOf(PmpConfigBits permissions) => ColorByPermissions[(int)(permissions & PmpConfigBits.Permissions)];
 
     // Tables are laid out with the current problem's stride, so a small problem touches a small, cache-resident block.
     // A cell's ambient colours sit side by side (Lanes apart), so FillRow computes them as one vector.
@@ -201,11 +204,12 @@ public sealed partial class PmpCompiler
     {
         ref ulong x = ref MemoryMarshal.GetArrayDataReference(_x);
         ref byte color = ref MemoryMarshal.GetArrayDataReference(_color);
+        ref Run runs = ref MemoryMarshal.GetArrayDataReference(_runs);
         int n = 0;
         x = 0;
         for (int i = 0; i < runCount; i++)
         {
-            Run run = _runs[i];
+            Run run = Unsafe.Add(ref runs, i);
             if (run.Start > Unsafe.Add(ref x, n))
             {
                 Unsafe.Add(ref color, n++) = 0; // a gap (or the space before the first run)
@@ -232,15 +236,25 @@ public sealed partial class PmpCompiler
             }
         }
 
-        _blockCursor.AsSpan(0, n + 1).Clear();
-        _startBlockCount.AsSpan(0, n).Clear();
-        Span<int> lastOf = _lastOf;
-        lastOf.Fill(-1);
+        // Every index below is under n + 1 ≤ MaxPositions (n ≤ MaxSegments), so the tables are read through references.
+        ref int prevSame = ref MemoryMarshal.GetArrayDataReference(_prevSame);
+        ref int rowEnd = ref MemoryMarshal.GetArrayDataReference(_rowEnd);
+        ref byte blockCursor = ref MemoryMarshal.GetArrayDataReference(_blockCursor);
+        ref byte startBlockCount = ref MemoryMarshal.GetArrayDataReference(_startBlockCount);
+        ref int lastOf = ref MemoryMarshal.GetArrayDataReference(_lastOf);
+        for (int c = 0; c < Colors; c++)
+        {
+            Unsafe.Add(ref lastOf, c) = -1;
+        }
+
+        blockCursor = 0;
         for (int k = 0; k < n; k++)
         {
             int c = Unsafe.Add(ref color, k);
-            _prevSame[k] = lastOf[c];
-            lastOf[c] = k;
+            Unsafe.Add(ref prevSame, k) = Unsafe.Add(ref lastOf, c);
+            Unsafe.Add(ref lastOf, c) = k;
+            Unsafe.Add(ref startBlockCount, k) = 0;
+            Unsafe.Add(ref blockCursor, k + 1) = 0;
         }
 
         // Row p is needed (for its own colour: TOR pieces from p; at p = 0 for none: the whole space; and for the
@@ -248,58 +262,96 @@ public sealed partial class PmpCompiler
         // piece ends at x_n, the top of the address space (its pmpaddr would need one more bit), so the rows of the last
         // segment's colour below it are needed for their TOR pieces only up to that colour's last segment before it.
         int topColor = Unsafe.Add(ref color, n - 1);
-        int lastBelowTop = _prevSame[n - 1];
+        int lastBelowTop = Unsafe.Add(ref prevSame, n - 1);
         for (int p = 0; p < n; p++)
         {
             int c = Unsafe.Add(ref color, p);
-            _rowEnd[p] = (c == topColor && p < n - 1 ? lastBelowTop : lastOf[c]) + 1;
+            Unsafe.Add(ref rowEnd, p) = (c == topColor && p < n - 1 ? lastBelowTop : Unsafe.Add(ref lastOf, c)) + 1;
         }
 
-        _rowEnd[0] = n;
+        rowEnd = n;
 
         // For every end position t, the positions s < t with [x_s, x_t) a NAPOT/NA4 block (nearest first). A block ending
         // at x_t is at most as large as x_t's alignment (x_t > 0 for t ≥ 1), and a power-of-two size up to that alignment
         // makes x_s = x_t − size a multiple of the size, so only the size's shape is left to check (as
-        // IsSingleEntryShape does: NA4 only at G = 0, Privileged ISA §3.7.1.1; NAPOT from 8 bytes).
+        // IsSingleEntryShape does: NA4 only at G = 0, Privileged ISA §3.7.1.1; NAPOT from 8 bytes). Sizes grow as s
+        // falls, so from each size the walk goes straight to the next power of two (x_t minus it is the only start that
+        // can give a block before it), passing the segments between only to collect their colours.
+        ref int blockStarts = ref MemoryMarshal.GetArrayDataReference(_blockStarts);
+        ref byte blockColors = ref MemoryMarshal.GetArrayDataReference(_blockColors);
+        ref byte blockStartCount = ref MemoryMarshal.GetArrayDataReference(_blockStartCount);
+        ref int startBlocks = ref MemoryMarshal.GetArrayDataReference(_startBlocks);
         bool hasNa4 = _options.Granularity == 0;
         for (int t = 1; t <= n; t++)
         {
             int count = 0;
-            int colors = 0;
             ulong xt = Unsafe.Add(ref x, t);
             ulong alignment = xt & (0 - xt);
-            bool top = (xt >> PmpEncoding.AddressShift) > _addressMask;
-            int blockBase = t * MaxBlockStarts;
-            for (int s = t - 1; s >= 0 && count < MaxBlockStarts; s--)
+            int s = t - 1;
+            ulong size = xt - Unsafe.Add(ref x, s);
+            if (size <= alignment)
             {
-                colors |= 1 << Unsafe.Add(ref color, s);
-                ulong size = xt - Unsafe.Add(ref x, s);
-                if (size > alignment)
+                bool top = (xt >> PmpEncoding.AddressShift) > _addressMask;
+                int blockBase = t * MaxBlockStarts;
+                int colors = 1 << Unsafe.Add(ref color, s);
+                while (true)
                 {
-                    break;
+                    ulong next; // the next power-of-two size above this one
+                    if (BitOperations.IsPow2(size))
+                    {
+                        if (size == PmpEncoding.WordSize ? hasNa4 : size >= PmpEncoding.MinNapotSize)
+                        {
+                            // No TOR entry ends at the top of the address space (its pmpaddr would need one bit more
+                            // than the implemented width), so inside the nearest block ending there nothing can paint
+                            // the last segment: that block is only useful in the last segment's colour (any other
+                            // costs at least Infinity).
+                            int useful = count == 0 && top ? 1 << Unsafe.Add(ref color, t - 1) : colors;
+                            Unsafe.Add(ref blockStarts, blockBase + count) = s;
+                            Unsafe.Add(ref blockColors, blockBase + count) = (byte)useful;
+
+                            // A start has at most one block per power-of-two size (at most 55 sizes from 4 bytes to
+                            // 2^56), so neither list ever overflows.
+                            Unsafe.Add(ref startBlocks, (s * MaxBlockStarts) + Unsafe.Add(ref startBlockCount, s)++) = blockBase + count;
+                            count++;
+                            Unsafe.Add(ref rowEnd, s) = Math.Max(Unsafe.Add(ref rowEnd, s), t);
+                        }
+
+                        if (size >= alignment)
+                        {
+                            break;
+                        }
+
+                        next = size << 1;
+                    }
+                    else
+                    {
+                        next = BitOperations.RoundUpToPowerOf2(size); // at most the alignment, a power of two above size
+                    }
+
+                    // Down to the nearest start at or below x_t − next, collecting the colours passed.
+                    ulong bound = xt - next;
+                    do
+                    {
+                        if (--s < 0)
+                        {
+                            goto Listed;
+                        }
+
+                        colors |= 1 << Unsafe.Add(ref color, s);
+                    }
+                    while (Unsafe.Add(ref x, s) > bound);
+
+                    size = xt - Unsafe.Add(ref x, s);
+                    if (size > alignment)
+                    {
+                        break;
+                    }
                 }
-
-                if (!BitOperations.IsPow2(size) || (size == PmpEncoding.WordSize ? !hasNa4 : size < PmpEncoding.MinNapotSize))
-                {
-                    continue;
-                }
-
-                // No TOR entry ends at the top of the address space (its pmpaddr would need one bit more than the
-                // implemented width), so inside the nearest block ending there nothing can paint the last segment:
-                // that block is only useful in the last segment's colour (any other costs at least Infinity).
-                int useful = count == 0 && top ? 1 << Unsafe.Add(ref color, t - 1) : colors;
-                _blockStarts[blockBase + count] = s;
-                _blockColors[blockBase + count] = (byte)useful;
-
-                // A start has at most one block per power-of-two size (at most 55 sizes from 4 bytes to 2^56), so its
-                // list never overflows.
-                _startBlocks[(s * MaxBlockStarts) + _startBlockCount[s]++] = blockBase + count;
-                count++;
-                _rowEnd[s] = Math.Max(_rowEnd[s], t);
             }
 
-            _blockStartCount[t] = (byte)count;
-            _blockStarts[blockBase + count] = -1; // ends the list for FillRow (count ≤ 55 < MaxBlockStarts, see below)
+        Listed:
+            Unsafe.Add(ref blockStartCount, t) = (byte)count;
+            Unsafe.Add(ref blockStarts, (t * MaxBlockStarts) + count) = -1; // ends the list for FillRow (count ≤ 55 < MaxBlockStarts, see above)
         }
     }
 
@@ -626,7 +678,7 @@ public sealed partial class PmpCompiler
     {
         if (v == VariantNone)
         {
-            return t == p ? 0 : a == _color[t - 1] ? SCell(p, a, t - 1) : Infinity;
+            return t == p ? 0 : a == Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_color), t - 1) ? SCell(p, a, t - 1) : Infinity;
         }
 
         if (v == VariantFree && p > _freePosition)
@@ -634,11 +686,11 @@ public sealed partial class PmpCompiler
             return Infinity;
         }
 
-        return Widen(_d[DIndex(p, a, t, v)]);
+        return Widen(Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_d), DIndex(p, a, t, v)));
     }
 
-    /// <summary><c>S[p, a, t]</c>.</summary>
-    private int SCell(int p, int a, int t) => Widen(_s[SIndex(p, a, t)]);
+    /// <summary><c>S[p, a, t]</c>, read through a reference (every p ≤ t &lt; _positions and a &lt; Colors indexes inside the table).</summary>
+    private int SCell(int p, int a, int t) => Widen(Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_s), SIndex(p, a, t)));
 
     /// <summary>Emits the layered plan (after <see cref="PlanLayered"/>) into the entry scratch and top-level groups.</summary>
     private int EmitLayered(out int groupCount)
@@ -734,7 +786,7 @@ public sealed partial class PmpCompiler
             return BestVariant(p, a, t, proper: false, out cost); // no spanning item: the cell is its own proper cost
         }
 
-        int packed = _proper[SIndex(p, a, t)];
+        int packed = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_proper), SIndex(p, a, t));
         cost = Widen((ushort)(packed >> ProperVariantBits));
         return packed & ProperVariantMask;
     }
@@ -747,7 +799,8 @@ public sealed partial class PmpCompiler
         ((_x[t] >> PmpEncoding.AddressShift) <= _addressMask && _color[p] == _color[t - 1]) || ListedSpanColors(p, t) != 0;
 
     /// <summary>
-    /// Enumerates the transitions into <c>(p, a, t, v)</c>: the ambient skip, then by start from the nearest
+    /// Enumerates the transitions into <c>(p, a, t, v)</c> for <paramref name="v"/> ≠ 0 (variant 0 ends in the ambient
+    /// skip, which <see cref="Reconstruct"/> takes itself): by start from the nearest
     /// (a block before a TOR piece from the same start, as the non-overlapping planner prefers NAPOT on ties), then,
     /// with <paramref name="wholeSpan"/>, the items spanning the region. Returns the first whose cost is
     /// <paramref name="target"/> (false when none is). Only the starts that have a candidate are visited: the blocks
@@ -756,27 +809,22 @@ public sealed partial class PmpCompiler
     private bool FindTransition(int p, int a, int t, int v, bool wholeSpan, int target, out Transition found)
     {
         found = default;
+        ref byte colorOf = ref MemoryMarshal.GetArrayDataReference(_color);
+        ref ulong x = ref MemoryMarshal.GetArrayDataReference(_x);
+        ref int blockStarts = ref MemoryMarshal.GetArrayDataReference(_blockStarts);
         int k = t - 1;
-        int ck = _color[k];
-        bool torFits = (_x[t] >> PmpEncoding.AddressShift) <= _addressMask;
-        if (v == VariantNone && ck == a)
-        {
-            int cost = SCell(p, a, k);
-            if (Consider(new Transition(ItemSkip, k, BestFrom, a), cost, target, ref found))
-            {
-                return true;
-            }
-        }
+        int ck = Unsafe.Add(ref colorOf, k);
+        bool torFits = (Unsafe.Add(ref x, t) >> PmpEncoding.AddressShift) <= _addressMask;
 
         // The next start with a TOR candidate (the segments of colour ck from t − 1 down) and with a block candidate
         // (the blocks listed for t, nearest first); a start at or below p has none.
-        int torStart = v != VariantNone && ck != a && torFits ? k : p;
-        int blocks = v == VariantBound ? _blockStartCount[t] : 0;
+        int torStart = ck != a && torFits ? k : p;
+        int blocks = v == VariantBound ? Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_blockStartCount), t) : 0;
         int blockBase = t * MaxBlockStarts;
         int b = 0;
         while (true)
         {
-            int blockStart = b < blocks ? _blockStarts[blockBase + b] : p;
+            int blockStart = b < blocks ? Unsafe.Add(ref blockStarts, blockBase + b) : p;
             int s = Math.Max(torStart, blockStart);
             if (s <= p)
             {
@@ -792,7 +840,7 @@ public sealed partial class PmpCompiler
 
             if (isTor)
             {
-                torStart = _prevSame[s];
+                torStart = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_prevSame), s);
             }
 
             int any = SCell(p, a, s);
@@ -803,7 +851,7 @@ public sealed partial class PmpCompiler
 
             if (isBlock)
             {
-                int colors = _blockColors[blockBase + b - 1] & ~(1 << a);
+                int colors = Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_blockColors), blockBase + b - 1) & ~(1 << a);
                 while (colors != 0)
                 {
                     int c = BitOperations.TrailingZeroCount(colors);
@@ -832,7 +880,7 @@ public sealed partial class PmpCompiler
             else if (v == VariantFree && inner == 0)
             {
                 if (Consider(new Transition(ItemTorChainedFree, s, VariantFree, ck), DCell(p, a, s, VariantFree) + 1, target, ref found)
-                    || (_x[s] == _freeBound && Consider(new Transition(ItemTorFree, s, BestFrom, ck), any + 1, target, ref found)))
+                    || (Unsafe.Add(ref x, s) == _freeBound && Consider(new Transition(ItemTorFree, s, BestFrom, ck), any + 1, target, ref found)))
                 {
                     return true;
                 }
@@ -926,19 +974,34 @@ public sealed partial class PmpCompiler
                 break; // every item costs at least one entry: the rest of the region is ambient
             }
 
-            if (target >= Infinity || !FindTransition(p, a, t, v, wholeSpan, target, out Transition step))
+            if (target >= Infinity)
+            {
+                throw new InvalidOperationException("Layered plan reconstruction failed.");
+            }
+
+            if (v == VariantNone)
+            {
+                // Variant 0 ends in ambient: the cell's cost is the skip's (D[p, a, t, 0] = S[p, a, t − 1], segment t − 1 in
+                // colour a; a proper cell packs variant 0 only when it costs that), so the skip is the transition.
+                t--;
+                firstStep = false;
+                if (t > p)
+                {
+                    v = BestVariant(p, a, t, proper: false, out target);
+                }
+
+                continue;
+            }
+
+            if (!FindTransition(p, a, t, v, wholeSpan, target, out Transition step))
             {
                 throw new InvalidOperationException("Layered plan reconstruction failed.");
             }
 
             if (step.Kind != ItemSkip)
             {
-                int slot = _itemTop++;
-                _itemKind[slot] = step.Kind;
-                _itemFrom[slot] = step.From;
-                _itemTo[slot] = t;
-                _itemColor[slot] = (byte)step.Color;
-                _itemProper[slot] = step.From == p; // a spanning item was priced with its region's proper cost
+                // A spanning item was priced with its region's proper cost.
+                _items[_itemTop++] = new Item(step.Kind, (byte)step.Color, step.From == p, step.From, t);
                 count++;
             }
 
@@ -964,11 +1027,7 @@ public sealed partial class PmpCompiler
             return count;
         }
 
-        Array.Reverse(_itemKind, first, count);
-        Array.Reverse(_itemFrom, first, count);
-        Array.Reverse(_itemTo, first, count);
-        Array.Reverse(_itemColor, first, count);
-        Array.Reverse(_itemProper, first, count);
+        _items.AsSpan(first, count).Reverse();
         return count;
     }
 
@@ -976,7 +1035,7 @@ public sealed partial class PmpCompiler
     private int GroupLength(int first, int items, int g)
     {
         int length = 1;
-        while (g + length < items && _itemKind[first + g + length] is ItemTorChained or ItemTorChainedFree)
+        while (g + length < items && _items[first + g + length].Kind is ItemTorChained or ItemTorChainedFree)
         {
             length++;
         }
@@ -989,11 +1048,11 @@ public sealed partial class PmpCompiler
     {
         for (int i = 0; i < length; i++)
         {
-            int slot = firstItem + i;
-            int from = _itemFrom[slot];
-            int to = _itemTo[slot];
-            int color = _itemColor[slot];
-            bool proper = _itemProper[slot];
+            Item item = _items[firstItem + i];
+            int from = item.From;
+            int to = item.To;
+            int color = item.Color;
+            bool proper = item.Proper;
             if (SCell(from, color, to) == 0)
             {
                 continue; // nothing painted inside (a spanning item costs an entry, so the proper cost is 0 as well)
@@ -1014,11 +1073,11 @@ public sealed partial class PmpCompiler
 
         for (int i = 0; i < length; i++)
         {
-            int slot = firstItem + i;
-            ulong start = _x[_itemFrom[slot]];
-            ulong end = _x[_itemTo[slot]];
-            PmpConfigBits rights = ColorPermissions[_itemColor[slot]];
-            switch (_itemKind[slot])
+            Item item = _items[firstItem + i];
+            ulong start = _x[item.From];
+            ulong end = _x[item.To];
+            PmpConfigBits rights = ColorPermissions[item.Color];
+            switch (item.Kind)
             {
                 case ItemBlock:
                     {
@@ -1054,4 +1113,7 @@ public sealed partial class PmpCompiler
     }
 
     private readonly record struct Transition(byte Kind, int From, int FromVariant, int Color);
+
+    /// <summary>An item of a plan: its kind, colour, whether it was priced with its region's proper cost, and its segments <c>From..To−1</c>.</summary>
+    private readonly record struct Item(byte Kind, byte Color, bool Proper, int From, int To);
 }

@@ -2,6 +2,7 @@
 using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Tyche.Capabilities;
 
 namespace Tyche.Backends.Pmp;
@@ -78,6 +79,7 @@ public sealed partial class PmpCompiler
     private readonly ulong[] _altAddress = new ulong[PmpEncoding.MaxEntries];
     private readonly PmpConfigBits[] _altConfig = new PmpConfigBits[PmpEncoding.MaxEntries];
     private ulong _previousEnd; // end of the previous run during a Step sequence
+    private bool _lastRunAsTor; // the last PlanRuns found its cheapest plan with the last run as TOR
     private bool _layered; // the last analysis chose the layered plan (PmpCompiler.Layered.cs)
 
     /// <summary>Whether the last <see cref="Measure"/> or <see cref="Compile"/> chose a layered plan (tests and statistics).</summary>
@@ -596,7 +598,10 @@ public sealed partial class PmpCompiler
         return size >= PmpEncoding.MinNapotSize && BitOperations.IsPow2(size) && (start & (size - 1)) == 0;
     }
 
-    /// <summary>Runs the dynamic program over the stored runs and records, per run, whether it is TOR.</summary>
+    /// <summary>
+    /// Runs the dynamic program over the stored runs (at most <c>_runs.Length</c>) and records each run's predecessor
+    /// choices; <see cref="BuildEntries"/> walks them back when it needs the encodings (a layered plan or a count never does).
+    /// </summary>
     private int PlanRuns(int runCount, ulong freeBound, out PmpStatus status, out int badRun)
     {
         int costTor = Infinity;
@@ -604,9 +609,12 @@ public sealed partial class PmpCompiler
         bool hasPrevious = false;
         status = PmpStatus.Ok;
         badRun = 0;
+        ref Run runs = ref MemoryMarshal.GetArrayDataReference(_runs);
+        ref byte fromWhenTor = ref MemoryMarshal.GetArrayDataReference(_fromWhenTor);
+        ref byte fromWhenNapot = ref MemoryMarshal.GetArrayDataReference(_fromWhenNapot);
         for (int i = 0; i < runCount; i++)
         {
-            if (!Step(_runs[i], ref costTor, ref costNapot, ref hasPrevious, out _fromWhenTor[i], out _fromWhenNapot[i], freeBound))
+            if (!Step(Unsafe.Add(ref runs, i), ref costTor, ref costNapot, ref hasPrevious, out Unsafe.Add(ref fromWhenTor, i), out Unsafe.Add(ref fromWhenNapot, i), freeBound))
             {
                 status = PmpStatus.AddressOutOfRange;
                 badRun = i;
@@ -614,20 +622,25 @@ public sealed partial class PmpCompiler
             }
         }
 
-        int total = Math.Min(costTor, costNapot);
-        bool tor = costTor < costNapot;
+        _lastRunAsTor = costTor < costNapot;
+        return Math.Min(costTor, costNapot);
+    }
+
+    /// <summary>Records, per run of the last <see cref="PlanRuns"/>, whether the chosen plan encodes it as TOR.</summary>
+    private void ChooseEncodings(int runCount)
+    {
+        bool tor = _lastRunAsTor;
         for (int i = runCount - 1; i >= 0; i--)
         {
             _asTor[i] = tor;
             tor = (tor ? _fromWhenTor[i] : _fromWhenNapot[i]) == FromTor;
         }
-
-        return total;
     }
 
     /// <summary>Turns the planned runs into entries grouped so that each group is self-contained (its TOR bounds inside it).</summary>
     private int BuildEntries(int runCount, ulong freeBound, out int groupCount)
     {
+        ChooseEncodings(runCount);
         int entries = 0;
         groupCount = 0;
         int freeGroup = -1;
