@@ -192,10 +192,11 @@ public sealed partial class PmpCompiler
     {
         BuildSegments(runCount);
         int n = _positions - 1;
-        for (int p = n - 1; p >= 0; p--)
-        {
-            FillRow(p);
-        }
+
+        // Rows are filled by decreasing p: those above the free bound, then those at or below it (the free chain's).
+        int withoutFree = Math.Min(Math.Max(_freePosition + 1, 0), n);
+        FillRows<WithoutFreeChain>(n - 1, withoutFree);
+        FillRows<WithFreeChain>(withoutFree - 1, 0);
 
         return SCell(0, 0, n);
     }
@@ -355,205 +356,203 @@ public sealed partial class PmpCompiler
         }
     }
 
-    /// <summary>Computes <c>D[p, a, t, ·]</c> for the ambient colours and ends row p is needed for (rows p' &gt; p are complete).</summary>
+    /// <summary>
+    /// Computes <c>D[p, a, t, ·]</c> for the ambient colours and ends each row p is needed for, rows
+    /// <paramref name="top"/> down to <paramref name="bottom"/> (the rows above each are complete when it starts).
+    /// </summary>
     /// <remarks>
     /// The hot loop of the planner. It does little arithmetic per cell, so it computes all six ambient colours of a
     /// cell at once (<see cref="ColorLanes"/>, one 128-bit vector of 16-bit costs; the tables keep a cell's colours
     /// side by side, so the working set of a 16-range domain stays in the first cache levels): a
     /// TOR piece's chain walk and a block's candidates are read once per end instead of once per colour, and there is
     /// no per-colour branching. Colours the row is not needed for compute values nobody reads (each lane depends only
-    /// on its own lane and on the cells the scalar recurrence reads). It reads the tables through references from the
-    /// row's base (no bounds checks; every index is below the current problem's stride, checked by
+    /// on its own lane and on the cells the scalar recurrence reads). It reads the tables through references taken once
+    /// for all the rows (no bounds checks; every index is below the current problem's stride, checked by
     /// <see cref="BuildSegments"/>), keeps per end the count of listed blocks that start above the row (rows are filled
-    /// by decreasing <c>p</c>: a completed row adds its own blocks, so no cell searches the list), and skips the free chain's variant in
-    /// rows that start above the free bound (no TOR piece there can be bounded by entry <c>m</c>, so that variant stays
-    /// at Infinity). No scratch is allocated per row.
+    /// by decreasing <c>p</c>: a completed row adds its own blocks, so no cell searches the list), and is compiled once
+    /// per case of <typeparamref name="TFree"/>: rows that start above the free bound (no TOR piece there can be bounded
+    /// by entry <c>m</c>, so the free chain's variant stays at Infinity and is not stored) keep fewer values live. No
+    /// scratch is allocated per row.
     /// </remarks>
-    private void FillRow(int p)
-    {
-        if (p <= _freePosition)
-        {
-            FillRow<WithFreeChain>(p);
-        }
-        else
-        {
-            FillRow<WithoutFreeChain>(p);
-        }
-    }
-
-    /// <summary><see cref="FillRow(int)"/> compiled once per case: rows without the free chain keep fewer values live.</summary>
-    private void FillRow<TFree>(int p)
+    private void FillRows<TFree>(int top, int bottom)
         where TFree : struct
     {
         // Indices are native-sized (nint) in the hot loop: no sign extension per address.
         int positions = _positions;
-        nint end = _rowEnd[p];
-        nint row = p;
         nint pStride = positions * Lanes; // S[s, c, t] = sTable[s·pStride + t·Lanes + c]
         ref ushort sTable = ref MemoryMarshal.GetArrayDataReference(_s);
-        ref ushort sRow = ref Unsafe.Add(ref sTable, row * pStride);
-        ref ushort properRow = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_proper), row * pStride); // laid out like S // S[p, ·, t] at sRow[t·Lanes]
-        ref ushort dRow = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_d), row * pStride * StoredVariants); // D[p, ·, t, v] at dRow[(t·StoredVariants + v − 1)·Lanes]
+        ref ushort properTable = ref MemoryMarshal.GetArrayDataReference(_proper); // laid out like S
+        ref ushort dTable = ref MemoryMarshal.GetArrayDataReference(_d);
         ref byte colorOf = ref MemoryMarshal.GetArrayDataReference(_color);
         ref int prevSame = ref MemoryMarshal.GetArrayDataReference(_prevSame);
         ref ulong x = ref MemoryMarshal.GetArrayDataReference(_x);
+        ref int rowEnd = ref MemoryMarshal.GetArrayDataReference(_rowEnd);
         ref int blockStarts = ref MemoryMarshal.GetArrayDataReference(_blockStarts);
         ref byte blockCursor = ref MemoryMarshal.GetArrayDataReference(_blockCursor);
         ref byte blockColors = ref MemoryMarshal.GetArrayDataReference(_blockColors);
         ref ushort before = ref MemoryMarshal.GetArrayDataReference(_rowCosts);
         ulong freeBound = _freeBound;
         ulong addressMask = _addressMask;
-        ulong xp = Unsafe.Add(ref x, p);
-        int cp = Unsafe.Add(ref colorOf, p);
         ColorLanes infinity = ColorLanes.Broadcast(CellInfinity);
-
-        // The free chain (variant 2) starts at the free bound's position: rows starting above it never leave Infinity.
-        bool hasFree = typeof(TFree) == typeof(WithFreeChain);
-        infinity.Store(ref Unsafe.Add(ref dRow, row * StoredVariants * Lanes));
-        infinity.Store(ref Unsafe.Add(ref dRow, ((row * StoredVariants) + 1) * Lanes));
-        // The previous cell's S and costs before a TOR piece starting at its end stay in registers as well as in the
-        // tables: the next cell reads them first, and a reload would wait for the store.
-        ColorLanes previousBest = ColorLanes.Broadcast(0);
-        ColorLanes previousChain = ColorLanes.Broadcast(2);
-        ColorLanes previousFree = ColorLanes.Broadcast(xp == freeBound ? 1 : CellInfinity);
-        previousBest.Store(ref Unsafe.Add(ref sRow, row * Lanes));
-        previousChain.Store(ref Unsafe.Add(ref before, row * 2 * Lanes));
-        previousFree.Store(ref Unsafe.Add(ref before, (row * 2 * Lanes) + Lanes));
 
         // A TOR entry ends at x_t only if its pmpaddr holds x_t (the boundaries increase, so all but possibly the last do).
         nint torEnd = (Unsafe.Add(ref x, positions - 1) >> PmpEncoding.AddressShift) <= addressMask ? positions - 1 : positions - 2;
         nint freePosition = _freePosition;
-        for (nint t = row + 1; t <= end; t++)
+        for (int p = top; p >= bottom; p--)
         {
-            nint k = t - 1;
-            int ck = Unsafe.Add(ref colorOf, k);
-            bool torFits = t <= torEnd;
-            nint blockBase = t * MaxBlockStarts;
-            nint blocks = Unsafe.Add(ref blockCursor, t); // blocks [x_s, x_t) with p < s (listed from t−1 downwards)
+            nint end = Unsafe.Add(ref rowEnd, p);
+            nint row = p;
+            ref ushort sRow = ref Unsafe.Add(ref sTable, row * pStride); // S[p, ·, t] at sRow[t·Lanes]
+            ref ushort properRow = ref Unsafe.Add(ref properTable, row * pStride);
+            ref ushort dRow = ref Unsafe.Add(ref dTable, row * pStride * StoredVariants); // D[p, ·, t, v] at dRow[(t·StoredVariants + v − 1)·Lanes]
+            ulong xp = Unsafe.Add(ref x, p);
+            int cp = Unsafe.Add(ref colorOf, p);
 
-            // The block [x_p, x_t) when there is one (the next listed; the list ends in a start of −1), in the colours
-            // the program prices it.
-            int spanColors = Unsafe.Add(ref blockStarts, blockBase + blocks) == p ? Unsafe.Add(ref blockColors, blockBase + blocks) : 0;
+            // The free chain (variant 2) starts at the free bound's position: rows starting above it never leave Infinity.
+            bool hasFree = typeof(TFree) == typeof(WithFreeChain);
+            infinity.Store(ref Unsafe.Add(ref dRow, row * StoredVariants * Lanes));
+            infinity.Store(ref Unsafe.Add(ref dRow, ((row * StoredVariants) + 1) * Lanes));
+            // The previous cell's S and costs before a TOR piece starting at its end stay in registers as well as in the
+            // tables: the next cell reads them first, and a reload would wait for the store.
+            ColorLanes previousBest = ColorLanes.Broadcast(0);
+            ColorLanes previousChain = ColorLanes.Broadcast(2);
+            ColorLanes previousFree = ColorLanes.Broadcast(xp == freeBound ? 1 : CellInfinity);
+            previousBest.Store(ref Unsafe.Add(ref sRow, row * Lanes));
+            previousChain.Store(ref Unsafe.Add(ref before, row * 2 * Lanes));
+            previousFree.Store(ref Unsafe.Add(ref before, (row * 2 * Lanes) + Lanes));
 
-            // Ambient ck: skip the segment. Other ambients: a TOR piece [x_s, x_t) of colour ck after the cells of this
-            // row up to s (an unreachable cell has every variant at Infinity, so its candidates exceed Infinity and
-            // change nothing).
-            ColorLanes isCk = ColorLanes.LaneIs(ck);
-            ColorLanes d0 = ColorLanes.Select(isCk, previousBest, infinity);
-            ColorLanes d1 = infinity;
-            ColorLanes d2 = infinity;
-            if (torFits)
+            for (nint t = row + 1; t <= end; t++)
             {
-                // The walk starts at s = k (segment k has colour ck), whose costs are the previous cell's; the piece
-                // [x_k, x_t) is segment k alone, painted by its own colour: S[k, ck, t] = 0.
-                ref ushort inner0 = ref Unsafe.Add(ref sTable, (t * Lanes) + ck); // S[s, ck, t] = inner0[s·pStride]
-                if (k > row)
-                {
-                    d1 = ColorLanes.Min(d1, previousChain); // (kept at most Infinity, as every cost FillRow stores)
-                    if (hasFree)
-                    {
-                        d2 = ColorLanes.Min(d2, previousFree);
-                    }
-                }
+                nint k = t - 1;
+                int ck = Unsafe.Add(ref colorOf, k);
+                bool torFits = t <= torEnd;
+                nint blockBase = t * MaxBlockStarts;
+                nint blocks = Unsafe.Add(ref blockCursor, t); // blocks [x_s, x_t) with p < s (listed from t−1 downwards)
 
-                if (hasFree)
+                // The block [x_p, x_t) when there is one (the next listed; the list ends in a start of −1), in the colours
+                // the program prices it.
+                int spanColors = Unsafe.Add(ref blockStarts, blockBase + blocks) == p ? Unsafe.Add(ref blockColors, blockBase + blocks) : 0;
+
+                // Ambient ck: skip the segment. Other ambients: a TOR piece [x_s, x_t) of colour ck after the cells of this
+                // row up to s (an unreachable cell has every variant at Infinity, so its candidates exceed Infinity and
+                // change nothing).
+                ColorLanes isCk = ColorLanes.LaneIs(ck);
+                ColorLanes d0 = ColorLanes.Select(isCk, previousBest, infinity);
+                ColorLanes d1 = infinity;
+                ColorLanes d2 = infinity;
+                if (torFits)
                 {
-                    for (nint s = Unsafe.Add(ref prevSame, k); s > row; s = Unsafe.Add(ref prevSame, s))
+                    // The walk starts at s = k (segment k has colour ck), whose costs are the previous cell's; the piece
+                    // [x_k, x_t) is segment k alone, painted by its own colour: S[k, ck, t] = 0.
+                    ref ushort inner0 = ref Unsafe.Add(ref sTable, (t * Lanes) + ck); // S[s, ck, t] = inner0[s·pStride]
+                    if (k > row)
                     {
-                        int inner = Unsafe.Add(ref inner0, s * pStride);
-                        d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref before, s * 2 * Lanes)) + ColorLanes.Broadcast(inner));
-                        if (inner == 0)
+                        d1 = ColorLanes.Min(d1, previousChain); // (kept at most Infinity, as every cost FillRow stores)
+                        if (hasFree)
                         {
-                            d2 = ColorLanes.Min(d2, ColorLanes.Load(ref Unsafe.Add(ref before, (s * 2 * Lanes) + Lanes)));
+                            d2 = ColorLanes.Min(d2, previousFree);
                         }
                     }
-                }
-                else
-                {
-                    // No free chain in this row (d2 stays Infinity): the same walk without its candidates.
-                    for (nint s = Unsafe.Add(ref prevSame, k); s > row; s = Unsafe.Add(ref prevSame, s))
+
+                    if (hasFree)
                     {
-                        d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref before, s * 2 * Lanes)) + ColorLanes.Broadcast(Unsafe.Add(ref inner0, s * pStride)));
+                        for (nint s = Unsafe.Add(ref prevSame, k); s > row; s = Unsafe.Add(ref prevSame, s))
+                        {
+                            int inner = Unsafe.Add(ref inner0, s * pStride);
+                            d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref before, s * 2 * Lanes)) + ColorLanes.Broadcast(inner));
+                            if (inner == 0)
+                            {
+                                d2 = ColorLanes.Min(d2, ColorLanes.Load(ref Unsafe.Add(ref before, (s * 2 * Lanes) + Lanes)));
+                            }
+                        }
+                    }
+                    else
+                    {
+                        // No free chain in this row (d2 stays Infinity): the same walk without its candidates.
+                        for (nint s = Unsafe.Add(ref prevSame, k); s > row; s = Unsafe.Add(ref prevSame, s))
+                        {
+                            d1 = ColorLanes.Min(d1, ColorLanes.Load(ref Unsafe.Add(ref before, s * 2 * Lanes)) + ColorLanes.Broadcast(Unsafe.Add(ref inner0, s * pStride)));
+                        }
+                    }
+
+                    d1 = ColorLanes.Select(isCk, infinity, d1);
+                    if (hasFree)
+                    {
+                        d2 = ColorLanes.Select(isCk, infinity, d2);
                     }
                 }
 
-                d1 = ColorLanes.Select(isCk, infinity, d1);
-                if (hasFree)
+                // A block [x_s, x_t) of a colour c ≠ a shown inside it, after the cells of this row up to s: the least
+                // S[s, c, t] over those colours was kept when row s was complete (an unreachable cell or a block with no
+                // other colour gives a candidate above Infinity, which changes nothing).
+                ColorLanes one = ColorLanes.Broadcast(1);
+                for (nint b = blockBase; b < blockBase + blocks; b++)
                 {
-                    d2 = ColorLanes.Select(isCk, infinity, d2);
+                    ColorLanes any = ColorLanes.Load(ref Unsafe.Add(ref sRow, (nint)Unsafe.Add(ref blockStarts, b) * Lanes));
+                    d1 = ColorLanes.Min(d1, any + ColorLanes.Load(ref Unsafe.Add(ref before, BlockInnerOffset + (b * Lanes))));
                 }
-            }
 
-            // A block [x_s, x_t) of a colour c ≠ a shown inside it, after the cells of this row up to s: the least
-            // S[s, c, t] over those colours was kept when row s was complete (an unreachable cell or a block with no
-            // other colour gives a candidate above Infinity, which changes nothing).
-            ColorLanes one = ColorLanes.Broadcast(1);
-            for (nint b = blockBase; b < blockBase + blocks; b++)
-            {
-                ColorLanes any = ColorLanes.Load(ref Unsafe.Add(ref sRow, (nint)Unsafe.Add(ref blockStarts, b) * Lanes));
-                d1 = ColorLanes.Min(d1, any + ColorLanes.Load(ref Unsafe.Add(ref before, BlockInnerOffset + (b * Lanes))));
-            }
-
-            // (d2 stays Infinity in rows without the free chain, and d0, d1 never exceed it.)
-            ColorLanes best = hasFree ? ColorLanes.Min(d0, ColorLanes.Min(d1, d2)) : ColorLanes.Min(d0, d1);
-            if (!(torFits && cp == ck) && spanColors == 0)
-            {
-                Store(ref dRow, ref sRow, ref before, t, d1, d2, best, hasFree, t == freePosition, out previousChain, out previousFree);
-                previousBest = best;
-                continue;
-            }
-
-            // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block, priced
-            // with the cells of [x_p, x_t) without them (best, per colour), which reconstruction reads back.
-            ColorLanes.PackProper(d0, d1, best).Store(ref Unsafe.Add(ref properRow, t * Lanes));
-            // (Lanes are spread in registers: the next cell waits for these values.)
-            if (torFits && cp == ck)
-            {
-                ColorLanes inner = best.Spread(ck);
-                ColorLanes notCk = ColorLanes.Not(isCk);
-                d1 = ColorLanes.Select(notCk, ColorLanes.Min(d1, inner + ColorLanes.Broadcast(2)), d1);
-                if (hasFree && xp == freeBound)
+                // (d2 stays Infinity in rows without the free chain, and d0, d1 never exceed it.)
+                ColorLanes best = hasFree ? ColorLanes.Min(d0, ColorLanes.Min(d1, d2)) : ColorLanes.Min(d0, d1);
+                if (!(torFits && cp == ck) && spanColors == 0)
                 {
-                    d2 = ColorLanes.Select(notCk & ColorLanes.IsZero(inner), ColorLanes.Min(d2, one), d2);
+                    Store(ref dRow, ref sRow, ref before, t, d1, d2, best, hasFree, t == freePosition, out previousChain, out previousFree);
+                    previousBest = best;
+                    continue;
                 }
-            }
 
-            for (int colors = spanColors; colors != 0; colors &= colors - 1)
-            {
-                int c = BitOperations.TrailingZeroCount(colors);
-                d1 = ColorLanes.Select(ColorLanes.LaneIs(c), d1, ColorLanes.Min(d1, best.Spread(c) + one));
-            }
-
-            previousBest = hasFree ? ColorLanes.Min(d0, ColorLanes.Min(d1, d2)) : ColorLanes.Min(d0, d1);
-            Store(ref dRow, ref sRow, ref before, t, d1, d2, previousBest, hasFree, t == freePosition, out previousChain, out previousFree);
-        }
-
-        // Row p is complete: keep, per block starting at p and per ambient colour, one more than its least cell over its other colours.
-        ref int startBlocks = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_startBlocks), p * MaxBlockStarts);
-        for (int j = 0; j < _startBlockCount[p]; j++)
-        {
-            int b = Unsafe.Add(ref startBlocks, j);
-            int t = b / MaxBlockStarts;
-            _blockCursor[t]++; // the rows below see this block as one starting above them
-            int least = CellInfinity, other = CellInfinity, leastColor = Colors;
-            for (int colors = _blockColors[b]; colors != 0; colors &= colors - 1)
-            {
-                int c = BitOperations.TrailingZeroCount(colors);
-                int cell = Unsafe.Add(ref sRow, (t * Lanes) + c);
-                if (cell < least)
+                // Items spanning all of [x_p, x_t): a TOR piece (first and last segment of its colour) or a block, priced
+                // with the cells of [x_p, x_t) without them (best, per colour), which reconstruction reads back.
+                ColorLanes.PackProper(d0, d1, best).Store(ref Unsafe.Add(ref properRow, t * Lanes));
+                // (Lanes are spread in registers: the next cell waits for these values.)
+                if (torFits && cp == ck)
                 {
-                    other = least;
-                    least = cell;
-                    leastColor = c;
+                    ColorLanes inner = best.Spread(ck);
+                    ColorLanes notCk = ColorLanes.Not(isCk);
+                    d1 = ColorLanes.Select(notCk, ColorLanes.Min(d1, inner + ColorLanes.Broadcast(2)), d1);
+                    if (hasFree && xp == freeBound)
+                    {
+                        d2 = ColorLanes.Select(notCk & ColorLanes.IsZero(inner), ColorLanes.Min(d2, one), d2);
+                    }
                 }
-                else if (cell < other)
+
+                for (int colors = spanColors; colors != 0; colors &= colors - 1)
                 {
-                    other = cell;
+                    int c = BitOperations.TrailingZeroCount(colors);
+                    d1 = ColorLanes.Select(ColorLanes.LaneIs(c), d1, ColorLanes.Min(d1, best.Spread(c) + one));
                 }
+
+                previousBest = hasFree ? ColorLanes.Min(d0, ColorLanes.Min(d1, d2)) : ColorLanes.Min(d0, d1);
+                Store(ref dRow, ref sRow, ref before, t, d1, d2, previousBest, hasFree, t == freePosition, out previousChain, out previousFree);
             }
 
-            ColorLanes.Select(ColorLanes.LaneIs(leastColor), ColorLanes.Broadcast(other + 1), ColorLanes.Broadcast(least + 1))
-                .Store(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_rowCosts), BlockInnerOffset + (b * Lanes)));
+            // Row p is complete: keep, per block starting at p and per ambient colour, one more than its least cell over its other colours.
+            ref int startBlocks = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_startBlocks), p * MaxBlockStarts);
+            for (int j = 0; j < _startBlockCount[p]; j++)
+            {
+                int b = Unsafe.Add(ref startBlocks, j);
+                int t = b / MaxBlockStarts;
+                _blockCursor[t]++; // the rows below see this block as one starting above them
+                int least = CellInfinity, other = CellInfinity, leastColor = Colors;
+                for (int colors = _blockColors[b]; colors != 0; colors &= colors - 1)
+                {
+                    int c = BitOperations.TrailingZeroCount(colors);
+                    int cell = Unsafe.Add(ref sRow, (t * Lanes) + c);
+                    if (cell < least)
+                    {
+                        other = least;
+                        least = cell;
+                        leastColor = c;
+                    }
+                    else if (cell < other)
+                    {
+                        other = cell;
+                    }
+                }
+
+                ColorLanes.Select(ColorLanes.LaneIs(leastColor), ColorLanes.Broadcast(other + 1), ColorLanes.Broadcast(least + 1))
+                    .Store(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_rowCosts), BlockInnerOffset + (b * Lanes)));
+            }
         }
     }
 
@@ -582,10 +581,10 @@ public sealed partial class PmpCompiler
         }
     }
 
-    /// <summary>Type argument of <see cref="FillRow{TFree}"/>: the row starts at or below the free bound.</summary>
+    /// <summary>Type argument of <see cref="FillRows{TFree}"/>: the row starts at or below the free bound.</summary>
     private readonly struct WithFreeChain;
 
-    /// <summary>Type argument of <see cref="FillRow{TFree}"/>: the row starts above the free bound.</summary>
+    /// <summary>Type argument of <see cref="FillRows{TFree}"/>: the row starts above the free bound.</summary>
     private readonly struct WithoutFreeChain;
 
     /// <summary>The six ambient colours of one cell (two padding lanes) as one 128-bit vector of 16-bit costs (accelerated on x64 and Arm64).</summary>
@@ -671,7 +670,7 @@ public sealed partial class PmpCompiler
 
     /// <summary>
     /// <c>D[p, a, t, v]</c>. Variant 0 ends in ambient: the skip of segment <c>t − 1</c> in its own colour (0 for the
-    /// empty region), which <see cref="FillRow"/> does not store; nor does it store the free chain's variant in rows
+    /// empty region), which <see cref="FillRows{TFree}"/> does not store; nor does it store the free chain's variant in rows
     /// above the free bound, where it is Infinity.
     /// </summary>
     private int DCell(int p, int a, int t, int v)
@@ -793,7 +792,7 @@ public sealed partial class PmpCompiler
 
     /// <summary>
     /// Whether an item can span all of <c>[x_p, x_t)</c> (a TOR piece whose first and last segment have one colour, or
-    /// a listed block), the cells <see cref="FillRow"/> keeps a proper cost for.
+    /// a listed block), the cells <see cref="FillRows{TFree}"/> keeps a proper cost for.
     /// </summary>
     private bool IsSpanCell(int p, int t) =>
         ((_x[t] >> PmpEncoding.AddressShift) <= _addressMask && _color[p] == _color[t - 1]) || ListedSpanColors(p, t) != 0;
