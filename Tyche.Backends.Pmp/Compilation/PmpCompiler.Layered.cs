@@ -528,13 +528,13 @@ public sealed partial class PmpCompiler
 
             // Row p is complete: keep, per block starting at p and per ambient colour, one more than its least cell over its other colours.
             ref int startBlocks = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_startBlocks), p * MaxBlockStarts);
-            for (int j = 0; j < _startBlockCount[p]; j++)
+            for (int j = 0, count = _startBlockCount[p]; j < count; j++)
             {
                 int b = Unsafe.Add(ref startBlocks, j);
-                int t = b / MaxBlockStarts;
-                _blockCursor[t]++; // the rows below see this block as one starting above them
+                int t = (int)((uint)b / MaxBlockStarts); // (unsigned: a shift)
+                Unsafe.Add(ref blockCursor, t)++; // the rows below see this block as one starting above them
                 int least = CellInfinity, other = CellInfinity, leastColor = Colors;
-                for (int colors = _blockColors[b]; colors != 0; colors &= colors - 1)
+                for (int colors = Unsafe.Add(ref blockColors, b); colors != 0; colors &= colors - 1)
                 {
                     int c = BitOperations.TrailingZeroCount(colors);
                     int cell = Unsafe.Add(ref sRow, (t * Lanes) + c);
