@@ -44,10 +44,10 @@ namespace Tyche.Backends.Pmp;
 public sealed partial class PmpCompiler
 {
     private const int Colors = 6;
-    private const int Lanes = 8; // a cell's colours, padded to one 128-bit vector of 16-bit costs (FillRow)
+    private const int Lanes = 8; // a cell's colours, padded to one 128-bit vector of 16-bit costs (FillRows)
 
     // Costs are small (at most a few hundred entries), so the tables hold them in 16 bits with CellInfinity for
-    // Infinity; every sum FillRow forms stays below 2·CellInfinity + 2, so the 16-bit lanes never wrap.
+    // Infinity; every sum FillRows forms stays below 2·CellInfinity + 2, so the 16-bit lanes never wrap.
     private const ushort CellInfinity = 0x3FFF;
     private const int Variants = 3;
     private const int StoredVariants = 2; // _d holds variants 1 and 2 (DCell derives variant 0 from S)
@@ -86,13 +86,18 @@ public sealed partial class PmpCompiler
     private readonly int[] _blockStarts = new int[MaxPositions * MaxBlockStarts];
     private readonly byte[] _blockColors = new byte[MaxPositions * MaxBlockStarts]; // colours inside each block (the only useful block colours)
     private readonly byte[] _blockStartCount = new byte[MaxPositions];
-    private readonly byte[] _blockCursor = new byte[MaxPositions]; // per end t: the listed blocks starting above the row being filled
+
+    // Per end t: how many of its listed blocks (the nearest ones) start above the row being filled; FillRows adds a
+    // block when the row it starts at is complete.
+    private readonly byte[] _blockCursor = new byte[MaxPositions];
+
     private readonly int[] _startBlocks = new int[MaxSegments * MaxBlockStarts]; // per start s: its blocks' indices in the per-end lists
     private readonly byte[] _startBlockCount = new byte[MaxSegments];
 
     // Per listed block [x_s, x_t), set once row s is complete: per ambient colour a (one cell of Lanes), one more than
     // the least S[s, c, t] over its colours c ≠ a (at least CellInfinity when there is none), so that the block's
-    // candidate in FillRow is one vector read. Kept in _rowCosts from BlockInnerOffset on.
+    // candidate in FillRows is one vector read. Kept in _rowCosts from BlockInnerOffset on, at [BlockInnerOffset + b·Lanes]
+    // for the block at index b of the per-end lists.
     private const int BlockInnerOffset = 2 * Lanes * MaxPositions;
     private readonly int[] _lastOf = new int[Colors];
     private readonly int[] _rowEnd = new int[MaxSegments]; // the last t row p is needed for
@@ -100,17 +105,19 @@ public sealed partial class PmpCompiler
     private readonly ushort[] _s = new ushort[MaxSegments * Lanes * MaxPositions];
 
     // Per span cell (p, ·, t), one with an item spanning all of [x_p, x_t): per colour, the cell's cost without such items
-    // (clamped to CellInfinity) shifted left by ProperVariantBits, ored with the first variant reaching it, so that
-    // reconstruction reads a spanning item's price instead of recomputing it. Laid out like _s; other cells are not written.
+    // (at most CellInfinity, as every cost FillRows keeps; no clamp) shifted left by ProperVariantBits, ored with the
+    // first variant reaching it, so that reconstruction reads a spanning item's price instead of recomputing it. Laid
+    // out like _s; other cells are not written.
     private readonly ushort[] _proper = new ushort[MaxSegments * Lanes * MaxPositions];
     private const int ProperVariantBits = 2;
     private const int ProperVariantMask = (1 << ProperVariantBits) - 1;
 
-    // Per-row scratch of FillRow, indexed [a, s] for the row p being filled: the cost before a TOR piece starting at x_s
-    // that is bounded by an OFF entry or chained (min(D[p, a, s, bound] + 1, S[p, a, s] + 2)), and before one in the free
-    // chain (min(D[p, a, s, free] + 1, S[p, a, s] + 1 when x_s is the free bound)).
-    // Both in one table (the chain's at [2·Lanes·s], the free chain's Lanes after it), followed by the blocks' inner costs
-    // (from BlockInnerOffset on), so FillRow holds one reference for the three.
+    // Per-row scratch of FillRows for the row p being filled, per start s and ambient colour a: the cost before a TOR piece
+    // starting at x_s that is bounded by an OFF entry or chained (min(D[p, a, s, bound] + 1, S[p, a, s] + 2), at
+    // [2·Lanes·s + a]), and before one in the free chain (min(D[p, a, s, free] + 1, S[p, a, s] + 1 when x_s is the free
+    // bound), Lanes after it; read only in rows with the free chain). The blocks' inner costs follow from
+    // BlockInnerOffset on (not per row: kept from the row a block starts at for every row below), so the hot loop holds
+    // one reference for the three.
     private readonly ushort[] _rowCosts = new ushort[BlockInnerOffset + (MaxPositions * MaxBlockStarts * Lanes)];
     private int _freePosition; // the position whose boundary is the free bound, −1 when none is
     private int _positions; // n + 1: boundaries x_0 = 0 … x_n = 2^PhysicalAddressBits
@@ -144,7 +151,7 @@ public sealed partial class PmpCompiler
     private static int ColorOf(PmpConfigBits permissions) => ColorByPermissions[(int)(permissions & PmpConfigBits.Permissions)];
 
     // Tables are laid out with the current problem's stride, so a small problem touches a small, cache-resident block.
-    // A cell's ambient colours sit side by side (Lanes apart), so FillRow computes them as one vector.
+    // A cell's ambient colours sit side by side (cells are Lanes apart), so FillRows computes them as one vector.
     private int DIndex(int p, int a, int t, int v) => (((((p * _positions) + t) * StoredVariants) + v - 1) * Lanes) + a;
 
     private int SIndex(int p, int a, int t) => (((p * _positions) + t) * Lanes) + a;
@@ -352,7 +359,7 @@ public sealed partial class PmpCompiler
 
         Listed:
             Unsafe.Add(ref blockStartCount, t) = (byte)count;
-            Unsafe.Add(ref blockStarts, (t * MaxBlockStarts) + count) = -1; // ends the list for FillRow (count ≤ 55 < MaxBlockStarts, see above)
+            Unsafe.Add(ref blockStarts, (t * MaxBlockStarts) + count) = -1; // ends the list for FillRows (count ≤ 55 < MaxBlockStarts, as noted where blocks are listed)
         }
     }
 
@@ -367,12 +374,13 @@ public sealed partial class PmpCompiler
     /// TOR piece's chain walk and a block's candidates are read once per end instead of once per colour, and there is
     /// no per-colour branching. Colours the row is not needed for compute values nobody reads (each lane depends only
     /// on its own lane and on the cells the scalar recurrence reads). It reads the tables through references taken once
-    /// for all the rows (no bounds checks; every index is below the current problem's stride, checked by
-    /// <see cref="BuildSegments"/>), keeps per end the count of listed blocks that start above the row (rows are filled
-    /// by decreasing <c>p</c>: a completed row adds its own blocks, so no cell searches the list), and is compiled once
-    /// per case of <typeparamref name="TFree"/>: rows that start above the free bound (no TOR piece there can be bounded
-    /// by entry <c>m</c>, so the free chain's variant stays at Infinity and is not stored) keep fewer values live. No
-    /// scratch is allocated per row.
+    /// for all the rows (only the step that completes a row takes two more per row and reads the row's block count
+    /// with a bounds check; every other index is below the current problem's stride, checked by
+    /// <see cref="BuildSegments"/>, and read without one), keeps per end the count of listed blocks that start above
+    /// the row (rows are filled by decreasing <c>p</c>: a completed row adds its own blocks, so no cell searches the
+    /// list), and is compiled once per case of <typeparamref name="TFree"/>: rows that start above the free bound (no
+    /// TOR piece there can be bounded by entry <c>m</c>, so the free chain's variant stays at Infinity and is not
+    /// stored) keep fewer values live. No scratch is allocated per row.
     /// </remarks>
     private void FillRows<TFree>(int top, int bottom)
         where TFree : struct
@@ -447,7 +455,7 @@ public sealed partial class PmpCompiler
                     ref ushort inner0 = ref Unsafe.Add(ref sTable, (t * Lanes) + ck); // S[s, ck, t] = inner0[s·pStride]
                     if (k > row)
                     {
-                        d1 = ColorLanes.Min(d1, previousChain); // (kept at most Infinity, as every cost FillRow stores)
+                        d1 = ColorLanes.Min(d1, previousChain); // (d1 is Infinity here, so the minimum stays at most Infinity)
                         if (hasFree)
                         {
                             d2 = ColorLanes.Min(d2, previousFree);
@@ -558,8 +566,9 @@ public sealed partial class PmpCompiler
 
     /// <summary>
     /// Writes the cell <c>(p, ·, t)</c> and the costs before a TOR piece starting at <c>x_t</c>. Variant 0 (the skip)
-    /// is not stored: <see cref="DCell"/> derives it from <c>S</c>. The costs before a TOR piece starting at
-    /// <c>x_t</c> are returned as well (<paramref name="free"/> only when <paramref name="hasFree"/>).
+    /// is not stored: <see cref="DCell"/> derives it from <c>S</c>; without <paramref name="hasFree"/> neither is the
+    /// free chain's variant nor its cost before a TOR piece (Infinity there). The costs before a TOR piece starting at
+    /// <c>x_t</c> are returned as well (<paramref name="free"/> is Infinity without <paramref name="hasFree"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store(ref ushort dRow, ref ushort sRow, ref ushort before, nint t, ColorLanes d1, ColorLanes d2, ColorLanes best, bool hasFree, bool atFreeBound, out ColorLanes chain, out ColorLanes free)
@@ -645,7 +654,7 @@ public sealed partial class PmpCompiler
 
         /// <summary>
         /// Per lane, <paramref name="best"/> (the least of <paramref name="d0"/>, <paramref name="d1"/> and a third
-        /// variant, at most <see cref="CellInfinity"/> as every cost FillRow keeps is) shifted left by
+        /// variant, at most <see cref="CellInfinity"/> as every cost FillRows keeps is) shifted left by
         /// <see cref="ProperVariantBits"/> and ored with the first variant equal to it (0 when it is Infinity: d0 is).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
