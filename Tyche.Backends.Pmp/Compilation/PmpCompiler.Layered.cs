@@ -49,7 +49,6 @@ public sealed partial class PmpCompiler
     // Costs are small (at most a few hundred entries), so the tables hold them in 16 bits with CellInfinity for
     // Infinity; every sum FillRows forms stays below 2·CellInfinity + 2, so the 16-bit lanes never wrap.
     private const ushort CellInfinity = 0x3FFF;
-    private const int Variants = 3;
     private const int StoredVariants = 2; // _d holds variants 1 and 2 (DCell derives variant 0 from S)
     private const int VariantNone = 0;
     private const int VariantBound = 1;
@@ -62,7 +61,6 @@ public sealed partial class PmpCompiler
     private const int MaxNodes = 4 * PmpEncoding.MaxEntries;
 
     // Item kinds during reconstruction.
-    private const byte ItemSkip = 0;
     private const byte ItemBlock = 1;
     private const byte ItemTorChained = 2; // bound from the previous item (a TOR piece or a block ending here)
     private const byte ItemTorChainedFree = 3; // the same, inside the free chain
@@ -668,9 +666,6 @@ public sealed partial class PmpCompiler
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public int Get(int lane) => _lanes.GetElement(lane);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Store(ref ushort at) => _lanes.StoreUnsafe(ref at);
     }
 
@@ -1006,12 +1001,10 @@ public sealed partial class PmpCompiler
                 throw new InvalidOperationException("Layered plan reconstruction failed.");
             }
 
-            if (step.Kind != ItemSkip)
-            {
-                // A spanning item was priced with its region's proper cost.
-                _items[_itemTop++] = new Item(step.Kind, (byte)step.Color, step.From == p, step.From, t);
-                count++;
-            }
+            // Every transition FindTransition finds is an item (the ambient skip is taken above). A spanning item was
+            // priced with its region's proper cost.
+            _items[_itemTop++] = new Item(step.Kind, (byte)step.Color, step.From == p, step.From, t);
+            count++;
 
             t = step.From;
             firstStep = false;
