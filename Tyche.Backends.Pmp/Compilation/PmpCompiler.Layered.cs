@@ -372,8 +372,8 @@ public sealed partial class PmpCompiler
     /// TOR piece's chain walk and a block's candidates are read once per end instead of once per colour, and there is
     /// no per-colour branching. Colours the row is not needed for compute values nobody reads (each lane depends only
     /// on its own lane and on the cells the scalar recurrence reads). It reads the tables through references taken once
-    /// for all the rows (only the step that completes a row takes two more per row and reads the row's block count
-    /// with a bounds check; every other index is below the current problem's stride, checked by
+    /// for all the rows (only the step that completes a row takes one more per row, its list of blocks, and reads the
+    /// row's block count with a bounds check; every other index is below the current problem's stride, checked by
     /// <see cref="BuildSegments"/>, and read without one), keeps per end the count of listed blocks that start above
     /// the row (rows are filled by decreasing <c>p</c>: a completed row adds its own blocks, so no cell searches the
     /// list), and is compiled once per case of <typeparamref name="TFree"/>: rows that start above the free bound (no
@@ -557,7 +557,7 @@ public sealed partial class PmpCompiler
                 }
 
                 ColorLanes.Select(ColorLanes.LaneIs(leastColor), ColorLanes.Broadcast(other + 1), ColorLanes.Broadcast(least + 1))
-                    .Store(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_rowCosts), BlockInnerOffset + (b * Lanes)));
+                    .Store(ref Unsafe.Add(ref before, BlockInnerOffset + (b * Lanes)));
             }
         }
     }
