@@ -404,6 +404,10 @@ public sealed partial class PmpCompiler
         // A TOR entry ends at x_t only if its pmpaddr holds x_t (the boundaries increase, so all but possibly the last do).
         nint torEnd = (Unsafe.Add(ref x, positions - 1) >> PmpEncoding.AddressShift) <= addressMask ? positions - 1 : positions - 2;
         nint freePosition = _freePosition;
+
+        // The free chain (variant 2) starts at the free bound's position: rows starting above it never leave Infinity.
+        bool hasFree = typeof(TFree) == typeof(WithFreeChain);
+        ColorLanes one = ColorLanes.Broadcast(1);
         for (int p = top; p >= bottom; p--)
         {
             nint end = Unsafe.Add(ref rowEnd, p);
@@ -414,18 +418,14 @@ public sealed partial class PmpCompiler
             ulong xp = Unsafe.Add(ref x, p);
             int cp = Unsafe.Add(ref colorOf, p);
 
-            // The free chain (variant 2) starts at the free bound's position: rows starting above it never leave Infinity.
-            bool hasFree = typeof(TFree) == typeof(WithFreeChain);
-            infinity.Store(ref Unsafe.Add(ref dRow, row * StoredVariants * Lanes));
-            infinity.Store(ref Unsafe.Add(ref dRow, ((row * StoredVariants) + 1) * Lanes));
             // The previous cell's S and costs before a TOR piece starting at its end stay in registers as well as in the
-            // tables: the next cell reads them first, and a reload would wait for the store.
+            // tables: the next cell reads them first, and a reload would wait for the store. For the empty region [x_p, x_p)
+            // only S is stored (the skip of segment p reads it); no reader asks for D[p, ·, p, ·] or for a TOR start at p
+            // in row p (the walk starts above p and uses the registers for s = k).
             ColorLanes previousBest = ColorLanes.Broadcast(0);
             ColorLanes previousChain = ColorLanes.Broadcast(2);
             ColorLanes previousFree = ColorLanes.Broadcast(xp == freeBound ? 1 : CellInfinity);
             previousBest.Store(ref Unsafe.Add(ref sRow, row * Lanes));
-            previousChain.Store(ref Unsafe.Add(ref before, row * 2 * Lanes));
-            previousFree.Store(ref Unsafe.Add(ref before, (row * 2 * Lanes) + Lanes));
 
             for (nint t = row + 1; t <= end; t++)
             {
@@ -491,7 +491,6 @@ public sealed partial class PmpCompiler
                 // A block [x_s, x_t) of a colour c ≠ a shown inside it, after the cells of this row up to s: the least
                 // S[s, c, t] over those colours was kept when row s was complete (an unreachable cell or a block with no
                 // other colour gives a candidate above Infinity, which changes nothing).
-                ColorLanes one = ColorLanes.Broadcast(1);
                 for (nint b = blockBase; b < blockBase + blocks; b++)
                 {
                     ColorLanes any = ColorLanes.Load(ref Unsafe.Add(ref sRow, (nint)Unsafe.Add(ref blockStarts, b) * Lanes));
